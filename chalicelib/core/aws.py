@@ -1,0 +1,78 @@
+"""boto3 clients, built once per process.
+
+In the local stage they are built through localstack-client, so the same code talks to
+moto_server or LocalStack on the edge endpoint; in dev/prod they talk to real AWS.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.core.config import get_settings
+
+_lock = threading.Lock()
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=50)
+
+
+def endpoint_url() -> str | None:
+    """The AWS-compatible endpoint of the local stage, or ``None`` for real AWS."""
+    settings = get_settings()
+    if settings.endpoint_url:
+        return settings.endpoint_url
+    # The local stage defaults to the edge endpoint; the ``test`` stage (in-process moto) and
+    # dev/prod use AWS's own endpoints.
+    return "http://localhost:4566" if settings.stage == "local" else None
+
+
+@cache
+def _client(service: str, endpoint: str | None, region: str) -> Any:
+    if endpoint is None:
+        return boto3.session.Session().client(service, region_name=region, config=_BOTO_CONFIG)
+    from localstack_client.session import Session  # local stage only
+
+    session = Session(region_name=region, localstack_host=urlparse(endpoint).netloc)
+    return session.client(service, config=_BOTO_CONFIG)
+
+
+def client(service: str) -> Any:
+    """A cached client for ``service`` (thread-safe once built)."""
+    settings = get_settings()
+    with _lock:
+        return _client(service, endpoint_url(), settings.region)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that move the endpoint)."""
+    _client.cache_clear()
+
+
+@cache
+def _queue_url(name: str, endpoint: str | None) -> str:
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def queue_url(name: str) -> str:
+    return _queue_url(name, endpoint_url())
+
+
+def queue_arn(name: str) -> str:
+    """The ARN of a queue by name, read once from SQS."""
+    return _queue_arn(name, endpoint_url())
+
+
+@cache
+def _queue_arn(name: str, endpoint: str | None) -> str:
+    attrs = client("sqs").get_queue_attributes(QueueUrl=queue_url(name), AttributeNames=["QueueArn"])
+    return attrs["Attributes"]["QueueArn"]
+
+
+def reset_caches() -> None:
+    reset_clients()
+    _queue_url.cache_clear()
+    _queue_arn.cache_clear()

@@ -1,0 +1,41 @@
+"""The spine's event entry points: the timers queue consumer and the per-minute sweeper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from chalice import Blueprint
+
+from chalicelib.core import timers
+from chalicelib.core.config import get_settings
+from chalicelib.core.observability import flush_metrics
+from chalicelib.core.queues import process_batch
+
+blueprint = Blueprint(__name__)
+settings = get_settings()
+
+
+@blueprint.on_sqs_message(queue=settings.timers_queue, batch_size=10, maximum_concurrency=20)
+def timers_due(event: Any) -> dict[str, Any]:
+    """Timers whose delay ran out (SQS), that Scheduler dropped off, or that the sweeper re-sent."""
+
+    def handle(record: SQSRecord) -> str:
+        return timers.deliver(record.body)
+
+    raw = event.to_dict()
+    # Earliest first: a record that waits out its last second must not hold up one already due.
+    raw["Records"].sort(key=lambda r: timers.due_of(r["body"]))
+    try:
+        return process_batch(raw, handle, backoff=(5, 15, 30, 60, 120))
+    finally:
+        flush_metrics()
+
+
+@blueprint.schedule("rate(1 minute)")
+def timers_sweep(event: Any) -> dict[str, int]:
+    """Backstop: fire pending timers whose message was lost (at most a minute late)."""
+    try:
+        return {"resent": timers.sweep()}
+    finally:
+        flush_metrics()

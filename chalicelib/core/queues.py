@@ -1,0 +1,87 @@
+"""SQS consumers: partial batch responses, per-attempt backoff, and a record of every failure.
+
+Each record is handled on its own (Powertools ``BatchProcessor``); a failed record is reported in
+``batchItemFailures`` so only it returns to the queue, its visibility timeout set from the
+queue's backoff schedule, and its error kept so ``muda failed list`` can show why it died.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.core import clock
+from chalicelib.core.aws import client, queue_url
+from chalicelib.core.db import MudaModel
+from chalicelib.core.observability import logger
+
+FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # as long as a DLQ keeps its messages
+
+
+class FailedAttempt(MudaModel):
+    """The last error of a message that failed, keyed by queue and SQS message id."""
+
+    table = "ops"
+    pk = UnicodeAttribute(hash_key=True)  # FAILED#<queue>
+    sk = UnicodeAttribute(range_key=True)  # <message id>
+    error = UnicodeAttribute()
+    attempts = NumberAttribute()
+    failed_at = NumberAttribute()
+    expires_at = NumberAttribute()
+
+
+def queue_name(record: SQSRecord) -> str:
+    return record.event_source_arn.rsplit(":", 1)[-1]
+
+
+def last_errors(queue: str) -> dict[str, FailedAttempt]:
+    return {item.sk: item for item in FailedAttempt.query(f"FAILED#{queue}")}
+
+
+def _record_failure(record: SQSRecord, error: BaseException, attempts: int) -> None:
+    now = clock.now()
+    FailedAttempt(
+        pk=f"FAILED#{queue_name(record)}",
+        sk=record.message_id,
+        error="".join(traceback.format_exception_only(error)).strip()[:2000],
+        attempts=attempts,
+        failed_at=now,
+        expires_at=int(now + FAILURE_RETENTION_SECONDS),
+    ).save()
+
+
+def _back_off(record: SQSRecord, delays: Sequence[int], attempts: int) -> None:
+    delay = delays[min(attempts, len(delays)) - 1]
+    client("sqs").change_message_visibility(
+        QueueUrl=queue_url(queue_name(record)), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+    )
+
+
+def process_batch(
+    event: dict[str, Any], handle: Callable[[SQSRecord], Any], *, backoff: Sequence[int] = (10, 30, 60)
+) -> dict[str, Any]:
+    """Run ``handle`` on every record; return the partial batch response Lambda expects."""
+
+    def run(record: SQSRecord) -> Any:
+        try:
+            return handle(record)
+        except Exception as error:
+            attempts = int(record.attributes.approximate_receive_count or 1)
+            logger.exception(
+                "message failed", extra={"queue": queue_name(record), "message_id": record.message_id}
+            )
+            try:
+                _record_failure(record, error, attempts)
+                if backoff:
+                    _back_off(record, backoff, attempts)
+            except Exception:  # bookkeeping must never hide the original failure
+                logger.exception("could not record failure")
+            raise
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=run, processor=processor)

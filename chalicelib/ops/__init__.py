@@ -1,0 +1,1 @@
+"""Operations: what an operator sees and does (queues, failed jobs, timers, self-test probes)."""

@@ -1,0 +1,85 @@
+"""Operations data: probe firings and the domain event log (both in the ops table)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.core import clock
+from chalicelib.core.db import MudaModel
+
+EVENT_RETENTION_SECONDS = 30 * 24 * 3600
+
+
+class EventLogItem(MudaModel):
+    """One domain event, keyed by its EventBridge id so a redelivery writes it once."""
+
+    table = "ops"
+    pk = UnicodeAttribute(hash_key=True)  # EVENTS
+    sk = UnicodeAttribute(range_key=True)  # <time>#<event id>: newest last
+    event_id = UnicodeAttribute()
+    source = UnicodeAttribute()
+    detail_type = UnicodeAttribute()
+    detail = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class ProbeItem(MudaModel):
+    """How often and when a probe timer fired; ``fires`` must end at exactly 1."""
+
+    table = "ops"
+    pk = UnicodeAttribute(hash_key=True)  # PROBE#<run>
+    sk = UnicodeAttribute(range_key=True)  # <timer key>
+    fires = NumberAttribute(default=0)
+    due_at = NumberAttribute()
+    first_fired_at = NumberAttribute()
+    last_fired_at = NumberAttribute()
+    expires_at = NumberAttribute()
+
+
+def probe_key(run: str, n: int) -> str:
+    return f"{run}.{n}"
+
+
+def record_probe_fire(key: str, due_at: float) -> None:
+    now = clock.now()
+    run = key.split(".", 1)[0]
+    ProbeItem(f"PROBE#{run}", key).update(
+        actions=[
+            ProbeItem.fires.add(1),
+            ProbeItem.due_at.set(due_at),
+            ProbeItem.first_fired_at.set(ProbeItem.first_fired_at | now),
+            ProbeItem.last_fired_at.set(now),
+            ProbeItem.expires_at.set(int(now + EVENT_RETENTION_SECONDS)),
+        ]
+    )
+
+
+def probes(run: str) -> list[ProbeItem]:
+    return list(ProbeItem.query(f"PROBE#{run}", consistent_read=True))
+
+
+def record_event(envelope: dict[str, Any]) -> None:
+    EventLogItem(
+        pk="EVENTS",
+        sk=f"{envelope.get('time', '')}#{envelope['id']}",
+        event_id=envelope["id"],
+        source=envelope.get("source", ""),
+        detail_type=envelope.get("detail-type", ""),
+        detail=json.dumps(envelope.get("detail", {})),
+        expires_at=int(clock.now() + EVENT_RETENTION_SECONDS),
+    ).save()
+
+
+def recent_events(limit: int = 50, detail_type: str | None = None) -> list[EventLogItem]:
+    """Newest first; filtered by event name when given."""
+    condition = EventLogItem.detail_type == detail_type if detail_type else None
+    query = EventLogItem.query("EVENTS", scan_index_forward=False, filter_condition=condition, page_size=200)
+    result = []
+    for item in query:
+        result.append(item)
+        if len(result) == limit:
+            break
+    return result

@@ -1,0 +1,233 @@
+"""The local event runtime: what Lambda and EventBridge do on AWS and the emulator cannot.
+
+- long-polls every queue the app consumes and calls its Chalice handler with a real SQS event;
+  records the handler reports as failed (or all, if it raises) are not deleted, so they come
+  back after their visibility timeout and reach the DLQ by the queue's redrive policy;
+- fires every ``@app.schedule`` handler at its rate (or every ``MUDA_LOCAL_SCHEDULE_SECONDS``);
+- fires EventBridge Scheduler one-time schedules at their time: sends the target input to the
+  target queue, then deletes the schedule (``ActionAfterCompletion=DELETE``).
+
+It holds no state of its own: the emulator keeps every message, so killing it loses nothing.
+Run: ``python -m infra.local.runtime``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Chalice
+from chalice.app import ScheduledEventConfig, SQSEventConfig
+
+from chalicelib.core.aws import client, queue_arn, queue_url
+from chalicelib.core.config import get_settings
+from chalicelib.core.observability import logger
+
+POLL_WAIT_SECONDS = 1  # long poll; short enough to stop promptly
+SCHEDULER_POLL_SECONDS = 0.25
+_RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
+_UNIT = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    deadline: float = field(default_factory=lambda: time.time() + 30)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.time()) * 1000))
+
+
+def rate_seconds(expression: Any) -> float:
+    text = expression.to_string() if hasattr(expression, "to_string") else str(expression)
+    match = _RATE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"local runtime supports rate() schedules only, not {text!r}")
+    return int(match.group(1)) * _UNIT[match.group(2).rstrip("s")]
+
+
+def sqs_event(messages: list[dict[str, Any]], arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source passes to a function."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    k: {**{kk[0].lower() + kk[1:]: vv for kk, vv in v.items()}}
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+def scheduled_event(name: str, region: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:000000000000:rule/{name}"],
+        "detail": {},
+    }
+
+
+class Runtime:
+    def __init__(self, app: Chalice, pollers_per_queue: int = 8) -> None:
+        self.app = app
+        self.pollers_per_queue = pollers_per_queue
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.region = get_settings().region
+
+    def start(self) -> None:
+        for source in self.app.event_sources:
+            if isinstance(source, SQSEventConfig):
+                workers = min(self.pollers_per_queue, source.maximum_concurrency or self.pollers_per_queue)
+                for n in range(workers):
+                    self._spawn(f"sqs:{source.queue}:{n}", self._poll_queue, source)
+            elif isinstance(source, ScheduledEventConfig):
+                self._spawn(f"schedule:{source.name}", self._run_schedule, source)
+        self._spawn("scheduler", self._run_scheduler)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=self._guard, args=(name, target, *args), name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _guard(self, name: str, target: Any, *args: Any) -> None:
+        """Keep a loop alive through emulator hiccups; a bad round is logged and retried."""
+        while not self.stop_event.is_set():
+            try:
+                target(*args)
+            except Exception:
+                logger.exception("runtime loop failed; retrying", extra={"loop": name})
+                self.stop_event.wait(1)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    # --- SQS event sources ----------------------------------------------------------------
+
+    def _poll_queue(self, source: SQSEventConfig) -> None:
+        sqs = client("sqs")
+        url, arn = queue_url(source.queue), queue_arn(source.queue)
+        handler = self.app.handler_map[source.name]
+        while not self.stop_event.is_set():
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(source.batch_size, 10),
+                WaitTimeSeconds=POLL_WAIT_SECONDS,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                continue
+            try:
+                result = handler(sqs_event(messages, arn, self.region), LambdaContext(source.name))
+            except Exception:
+                logger.exception("handler raised; batch returns to the queue", extra={"handler": source.name})
+                continue
+            failed = (
+                {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+                if isinstance(result, dict)
+                else set()
+            )
+            done = [m for m in messages if m["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done[start : start + 10])
+                    ],
+                )
+
+    # --- @app.schedule --------------------------------------------------------------------
+
+    def _run_schedule(self, source: ScheduledEventConfig) -> None:
+        override = get_settings().local_schedule_seconds
+        period = override or rate_seconds(source.schedule_expression)
+        handler = self.app.handler_map[source.name]
+        next_at = time.monotonic() + period
+        while not self.stop_event.wait(max(0.0, next_at - time.monotonic())):
+            next_at += period
+            try:
+                handler(scheduled_event(source.name, self.region), LambdaContext(source.name))
+            except Exception:
+                logger.exception("scheduled handler failed", extra={"handler": source.name})
+
+    # --- EventBridge Scheduler one-time schedules -------------------------------------------
+
+    def _run_scheduler(self) -> None:
+        scheduler, sqs = client("scheduler"), client("sqs")
+        group = get_settings().scheduler_group
+        known: dict[str, tuple[Any, float, dict[str, Any]]] = {}  # name -> (modified, at, target)
+        while not self.stop_event.wait(SCHEDULER_POLL_SECONDS):
+            seen = set()
+            for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group):
+                for summary in page.get("Schedules", []):
+                    name = summary["Name"]
+                    seen.add(name)
+                    modified = summary.get("LastModificationDate")
+                    if name not in known or known[name][0] != modified:
+                        detail = scheduler.get_schedule(Name=name, GroupName=group)
+                        known[name] = (modified, _at_epoch(detail), detail["Target"])
+            for name in list(known):
+                if name not in seen:
+                    del known[name]
+                    continue
+                _, at, target = known[name]
+                if at <= time.time():
+                    queue = target["Arn"].rsplit(":", 1)[-1]
+                    sqs.send_message(QueueUrl=queue_url(queue), MessageBody=target.get("Input", "{}"))
+                    scheduler.delete_schedule(Name=name, GroupName=group)
+                    del known[name]
+
+
+def _at_epoch(schedule: dict[str, Any]) -> float:
+    match = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
+    if not match:
+        return float("inf")  # rate/cron schedules are not timers; leave them alone
+    return datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC).timestamp()
+
+
+def main() -> None:
+    from app import app
+
+    runtime = Runtime(app)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    runtime.start()
+    logger.info("event runtime started", extra={"threads": [t.name for t in runtime.threads]})
+    print("event runtime ready", flush=True)
+    stopped.wait()
+    runtime.stop()
+
+
+if __name__ == "__main__":
+    main()

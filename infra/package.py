@@ -1,0 +1,156 @@
+"""Package the Chalice app for CloudFormation and lint everything that ships.
+
+Run from the repository root:
+
+    .venv/bin/python -m infra.package [--stage dev] [--out dist] [--strict]
+
+1. deletes ``.chalice/deployments`` before and after (Chalice would otherwise reuse a stale zip);
+2. runs ``chalice package --stage STAGE --merge-template infra/chalice-merge.json OUT/chalice``
+   (this pip-installs requirements.txt for Lambda, so it needs the package index);
+3. checks that every SQS event source of the generated SAM functions reports batch item
+   failures (``infra/chalice-merge.json`` must name each ``@app.on_sqs_message`` handler:
+   function ``TimersDue`` / event ``TimersDueSqsEventSource`` for ``timers_due``);
+4. copies ``infra/template.yaml`` to ``OUT/template.yaml``;
+5. runs cfn-lint on ``OUT/chalice/sam.json`` and ``OUT/template.yaml``.
+
+Exits 0 when all is well, 1 when packaging or a check fails or cfn-lint reports an error
+(or, with ``--strict``, a warning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "template.yaml"
+MERGE_TEMPLATE = ROOT / "infra" / "chalice-merge.json"
+DEPLOYMENTS_CACHE = ROOT / ".chalice" / "deployments"
+LINT_REGIONS = ("us-east-1", "af-south-1")
+BATCH_FAILURES = "ReportBatchItemFailures"
+
+# cfn-lint's exit code is a bit mask: 1 it could not run or parse, 2 errors, 4 warnings, 8 infos.
+LINT_FATAL, LINT_ERROR, LINT_WARNING = 1, 2, 4
+
+
+def tool(name: str) -> str:
+    """The console script `name` of this interpreter's environment, else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found: install requirements-dev.txt")
+    return found
+
+
+def chalice_package(stage: str, outdir: Path) -> Path:
+    """Run `chalice package` with the merge template; return the path of sam.json."""
+    shutil.rmtree(DEPLOYMENTS_CACHE, ignore_errors=True)
+    shutil.rmtree(outdir, ignore_errors=True)
+    env = dict(os.environ)
+    # Chalice wants a region for its botocore session; the template itself uses ${AWS::Region}.
+    env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
+    cmd = [
+        tool("chalice"),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(MERGE_TEMPLATE),
+        str(outdir),
+    ]
+    print("+", " ".join(cmd), flush=True)
+    try:
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+    finally:
+        shutil.rmtree(DEPLOYMENTS_CACHE, ignore_errors=True)
+    return outdir / "sam.json"
+
+
+def sqs_event_problems(sam: dict) -> list[str]:
+    """What keeps the packaged template from reporting batch item failures on every SQS event.
+
+    Also catches a merge entry whose handler no longer exists: the deep merge then leaves a
+    resource without a ``Type``.
+    """
+    problems = []
+    for name, resource in sam.get("Resources", {}).items():
+        if "Type" not in resource:
+            problems.append(
+                f"{name}: no such Chalice resource; infra/chalice-merge.json names a handler "
+                "that app.py does not define"
+            )
+            continue
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            if event.get("Type") != "SQS":
+                continue
+            response_types = event.get("Properties", {}).get("FunctionResponseTypes", [])
+            if BATCH_FAILURES not in response_types:
+                problems.append(
+                    f"{name}.{event_name}: no FunctionResponseTypes [{BATCH_FAILURES}]; add it to "
+                    "infra/chalice-merge.json"
+                )
+    return problems
+
+
+def sqs_events(sam: dict) -> list[str]:
+    """`Function.Event` names of every SQS event source in a packaged template."""
+    return [
+        f"{name}.{event_name}"
+        for name, resource in sam.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items()
+        if event.get("Type") == "SQS"
+    ]
+
+
+def cfn_lint(paths: list[Path], regions: list[str]) -> int:
+    """Run cfn-lint on `paths`; return its exit code."""
+    cmd = [tool("cfn-lint"), "--regions", *regions, "--", *map(str, paths)]
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=ROOT).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", default="dev", help="Chalice stage to package (default: dev)")
+    parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist)")
+    parser.add_argument("--regions", nargs="+", default=list(LINT_REGIONS), help="cfn-lint regions")
+    parser.add_argument("--strict", action="store_true", help="fail on cfn-lint warnings too")
+    args = parser.parse_args(argv)
+    out: Path = args.out.resolve()
+
+    try:
+        sam_path = chalice_package(args.stage, out / "chalice")
+    except subprocess.CalledProcessError as exc:
+        print(f"chalice package failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    sam = json.loads(sam_path.read_text())
+
+    shutil.copyfile(TEMPLATE, out / "template.yaml")
+
+    problems = sqs_event_problems(sam)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print("SQS event sources:", ", ".join(sqs_events(sam)) or "none")
+
+    lint = cfn_lint([sam_path, out / "template.yaml"], args.regions)
+    failing = LINT_FATAL | LINT_ERROR | (LINT_WARNING if args.strict else 0)
+    if lint & failing:
+        print(f"cfn-lint found problems (exit {lint})", file=sys.stderr)
+    if problems or lint & failing:
+        return 1
+    print(f"packaged: {sam_path} and {out / 'template.yaml'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Conditional writes and transactions on DynamoDB Local, raced by threads for real."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.core import clock, db, timers
+from chalicelib.core.db import MudaModel
+from chalicelib.ops import models
+from chalicelib.ops.handlers import PROBE
+
+pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("tables")]
+RACERS = 20
+
+
+@pytest.fixture(autouse=True)
+def no_arming(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arming (SQS/Scheduler) is not the data layer's business: only the table is under test."""
+    monkeypatch.setattr(timers, "_arm", lambda item, now: None)
+
+
+def race(fn, n: int = RACERS) -> list:
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda _: fn(), range(n)))
+
+
+def test_concurrent_claims_fire_a_timer_once() -> None:
+    """Given a due timer, when 20 consumers deliver it at once, exactly one claim wins."""
+    due = round(clock.now(), 3)
+    timers.schedule(PROBE, "c1.1", due)
+
+    outcomes = race(lambda: timers.fire(timers.timer_id(PROBE, "c1.1"), due))
+
+    assert sorted(outcomes) == ["duplicate"] * (RACERS - 1) + ["fired"]
+    assert [p.fires for p in models.probes("c1")] == [1]
+    assert timers.get(PROBE, "c1.1").state == timers.FIRED
+
+
+def test_concurrent_schedules_of_the_same_timer_write_once() -> None:
+    """Given 20 callers scheduling the same (kind, key, due_at), exactly one writes it."""
+    due = clock.now() + 30
+    assert sorted(race(lambda: timers.schedule(PROBE, "c2.1", due))) == [False] * (RACERS - 1) + [True]
+
+
+def test_claim_refuses_a_moved_timer_and_cancel_beats_late_claims() -> None:
+    """Given a timer moved to a new time, a claim for the old time fails; once cancelled, none wins."""
+    now = round(clock.now(), 3)
+    timers.schedule(PROBE, "c3.1", now)
+    timers.schedule(PROBE, "c3.1", now + 100)
+    tid = timers.timer_id(PROBE, "c3.1")
+    assert timers.fire(tid, now) == "duplicate"
+    assert timers.cancel(PROBE, "c3.1") is True
+    assert race(lambda: timers.fire(tid, now + 100), 5) == ["duplicate"] * 5
+
+
+def test_sweep_index_is_sparse() -> None:
+    """Given fired and cancelled timers, only pending ones are on the sweeper's index."""
+    now = round(clock.now(), 3)
+    for n in range(3):
+        timers.schedule(PROBE, f"c4.{n}", now - 600)
+    timers.fire(timers.timer_id(PROBE, "c4.0"), now - 600)
+    timers.cancel(PROBE, "c4.1")
+    overdue = {t.key for t in timers.overdue(grace=0) if t.key.startswith("c4.")}
+    assert overdue == {"c4.2"}
+
+
+# --- the TransactWrite pattern every product's money movement uses ---------------------------
+
+
+class Wallet(MudaModel):
+    table = "ops"
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    credits = NumberAttribute(default=0)
+
+
+class LedgerEntry(MudaModel):
+    table = "ops"
+    pk = UnicodeAttribute(hash_key=True)  # LEDGER#<session>
+    sk = UnicodeAttribute(range_key=True)  # INTERVAL#<n>
+    amount = NumberAttribute()
+
+
+def bill_interval(wallet: str, payee: str, session: str, interval: int) -> bool:
+    """Debit one credit, award it, and record the interval once: all or nothing."""
+    try:
+        with db.transaction() as tx:
+            tx.update(
+                Wallet(wallet, "WALLET"), actions=[Wallet.credits.add(-1)], condition=Wallet.credits >= 1
+            )
+            tx.update(Wallet(payee, "WALLET"), actions=[Wallet.credits.add(1)])
+            tx.save(
+                LedgerEntry(f"LEDGER#{session}", f"INTERVAL#{interval}", amount=1),
+                condition=LedgerEntry.pk.does_not_exist(),
+            )
+        return True
+    except TransactWriteError as error:
+        if error.cause_response_code == "TransactionCanceledException":
+            return False
+        raise
+
+
+def test_racing_bills_of_one_interval_move_money_once() -> None:
+    """Given a wallet with 3 credits, when 20 workers bill interval 1 at once, one debit and one award."""
+    Wallet("patient-1", "WALLET", credits=3).save()
+    Wallet("doctor-1", "WALLET", credits=0).save()
+
+    results = race(lambda: bill_interval("patient-1", "doctor-1", "s1", 1))
+
+    assert results.count(True) == 1
+    assert Wallet.get("patient-1", "WALLET", consistent_read=True).credits == 2
+    assert Wallet.get("doctor-1", "WALLET", consistent_read=True).credits == 1
+
+
+def test_credits_never_go_negative_under_racing_intervals() -> None:
+    """Given 3 credits, when 20 different intervals are billed at once, exactly 3 succeed."""
+    Wallet("patient-2", "WALLET", credits=3).save()
+    Wallet("doctor-2", "WALLET", credits=0).save()
+    counter = iter(range(1000))
+
+    results = race(lambda: bill_interval("patient-2", "doctor-2", "s2", next(counter)))
+
+    assert results.count(True) == 3
+    assert Wallet.get("patient-2", "WALLET", consistent_read=True).credits == 0
+    assert Wallet.get("doctor-2", "WALLET", consistent_read=True).credits == 3
+    assert len(list(LedgerEntry.query("LEDGER#s2"))) == 3
+
+
+def test_a_transaction_may_not_touch_one_item_twice() -> None:
+    """Given a transaction with two actions on one item, DynamoDB refuses it whole (moto used not to)."""
+    Wallet("patient-3", "WALLET", credits=5).save()
+    with pytest.raises(TransactWriteError) as raised, db.transaction() as tx:
+        tx.update(Wallet("patient-3", "WALLET"), actions=[Wallet.credits.add(-1)])
+        tx.update(Wallet("patient-3", "WALLET"), actions=[Wallet.credits.add(-1)])
+    assert raised.value.cause_response_code == "ValidationException"
+    assert Wallet.get("patient-3", "WALLET", consistent_read=True).credits == 5

@@ -1,0 +1,154 @@
+"""The HTTP edge on chalice's test client: auth (401 vs 403), errors as JSON, health, OpenAPI."""
+
+from __future__ import annotations
+
+import json
+
+import jwt
+import pytest
+from chalice.test import Client
+
+from chalicelib.core import auth
+from tests.integration.conftest import KID, bearer
+
+
+def error_of(response) -> dict:
+    body = json.loads(response.body)
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    return body["error"]
+
+
+def test_valid_token_is_accepted(api: Client, token) -> None:
+    """Given a valid token, /me returns its subject and roles."""
+    response = api.http.get("/me", headers=bearer(token("doc-1", "doctor")))
+    assert response.status_code == 200
+    assert json.loads(response.body) == {"sub": "doc-1", "roles": ["doctor"]}
+
+
+def test_cognito_groups_are_roles(api: Client, signing_key: str) -> None:
+    """Given a Cognito-style token with cognito:groups, those are the caller's roles."""
+    claims = {
+        "sub": "a",
+        "cognito:groups": ["admin"],
+        "iss": "muda-test",
+        "aud": "muda",
+        "iat": 1,
+        "exp": 2**31,
+    }
+    value = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
+    assert api.http.get("/admin/queues", headers=bearer(value)).status_code == 200
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer not-a-jwt"])
+def test_missing_or_malformed_token_is_401(api: Client, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = api.http.get("/me", headers=headers)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "unauthorized"
+
+
+def test_expired_token_is_401(api: Client, token) -> None:
+    response = api.http.get("/me", headers=bearer(token("u", "patient", ttl=-10)))
+    assert response.status_code == 401 and error_of(response)["code"] == "token_expired"
+
+
+def test_wrong_audience_is_401(api: Client, signing_key: str) -> None:
+    claims = {
+        "sub": "u",
+        "roles": ["admin"],
+        "iss": "muda-test",
+        "aud": "someone-else",
+        "iat": 1,
+        "exp": 2**31,
+    }
+    value = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
+    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+
+
+def test_wrong_issuer_is_401(api: Client, signing_key: str) -> None:
+    claims = {"sub": "u", "roles": ["admin"], "iss": "evil", "aud": "muda", "iat": 1, "exp": 2**31}
+    value = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
+    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+
+
+def test_hs256_signed_with_the_public_key_is_401(api: Client, signing_key: str) -> None:
+    """Given the algorithm-confusion attack (HS256 keyed with the public JWK), it is refused."""
+    claims = {"sub": "u", "roles": ["admin"], "iss": "muda-test", "aud": "muda", "iat": 1, "exp": 2**31}
+    value = jwt.api_jws.PyJWS().encode(
+        json.dumps(claims).encode(), b"public-key-bytes", algorithm="HS256", headers={"kid": KID}
+    )
+    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+
+
+def test_alg_none_is_401(api: Client) -> None:
+    claims = {"sub": "u", "roles": ["admin"], "iss": "muda-test", "aud": "muda", "iat": 1, "exp": 2**31}
+    value = jwt.encode(claims, None, algorithm="none", headers={"kid": KID})
+    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+
+
+def test_tampered_token_is_401(api: Client, token) -> None:
+    """Given a valid token whose payload is swapped for an admin one, the signature fails."""
+    header, _, signature = token("u", "patient").split(".")
+    forged = jwt.utils.base64url_encode(
+        json.dumps(
+            {"sub": "u", "roles": ["admin"], "iss": "muda-test", "aud": "muda", "iat": 1, "exp": 2**31}
+        ).encode()
+    ).decode()
+    response = api.http.get("/admin/queues", headers=bearer(f"{header}.{forged}.{signature}"))
+    assert response.status_code == 401
+
+
+def test_unknown_key_is_401(api: Client, signing_key: str) -> None:
+    other_pem, _ = auth.generate_key_pair("other")
+    value = auth.mint(other_pem, "other", "u", ["admin"])
+    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+
+
+def test_wrong_role_is_403(api: Client, token) -> None:
+    """Given a patient's valid token, an admin route answers 403, not 401."""
+    response = api.http.get("/admin/queues", headers=bearer(token("u", "patient")))
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "forbidden"
+
+
+def test_malformed_json_is_400_and_invalid_body_422(api: Client, token) -> None:
+    headers = {**bearer(token("a", "admin")), "Content-Type": "application/json"}
+    response = api.http.post("/admin/failed/retry", headers=headers, body="{not json")
+    assert response.status_code == 400 and error_of(response)["code"] == "malformed_json"
+    response = api.http.post("/admin/failed/retry", headers=headers, body=json.dumps({"all": False}))
+    assert response.status_code == 422 and error_of(response)["code"] == "validation_error"
+
+
+def test_unknown_dead_letter_is_404(api: Client, token) -> None:
+    headers = {**bearer(token("a", "admin")), "Content-Type": "application/json"}
+    response = api.http.post("/admin/failed/retry", headers=headers, body=json.dumps({"message_id": "nope"}))
+    assert response.status_code == 404
+
+
+def test_bad_query_is_400(api: Client, token) -> None:
+    response = api.http.get("/admin/events?limit=abc", headers=bearer(token("a", "admin")))
+    assert response.status_code == 400
+
+
+def test_health_reports_tables_and_queues(api: Client) -> None:
+    """Given the stack, /health answers ok with a check per table and queue, without a token."""
+    body = json.loads(api.http.get("/health").body)
+    assert body["status"] == "ok"
+    assert {k.split(":")[0] for k in body["checks"]} == {"table", "queue"}
+
+
+def test_openapi_documents_every_route(api: Client) -> None:
+    """Given the app, /openapi.json is OpenAPI 3.1 listing each route with its models and security."""
+    from app import app
+
+    doc = json.loads(api.http.get("/openapi.json").body)
+    assert doc["openapi"] == "3.1.0"
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    routed = {(path, method) for path, entries in app.routes.items() for method in entries}
+    assert routed == documented
+    retry = doc["paths"]["/admin/failed/retry"]["post"]
+    assert retry["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Redrive"
+    }
+    assert {"401", "403", "422"} <= set(retry["responses"])
+    assert "Redrive" in doc["components"]["schemas"]

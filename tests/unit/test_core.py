@@ -1,0 +1,112 @@
+"""Core rules that need no AWS."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import BaseModel
+
+from chalicelib.core import clock, ids, timers
+from chalicelib.core.config import Settings
+from chalicelib.core.errors import BadRequest, Conflict, MudaError, Unprocessable
+from chalicelib.core.http import parse_body
+from chalicelib.ops.logic import QueueDepth, count_by_kind, table
+from infra.local.runtime import rate_seconds, sqs_event
+
+
+def test_resource_names_follow_the_stage() -> None:
+    settings = Settings(stage="prod")
+    assert settings.timers_table == "muda-prod-timers"
+    assert settings.queues == ["muda-prod-timers", "muda-prod-events"]
+    assert settings.event_bus == "muda-prod-bus"
+
+
+def test_settings_refuse_an_sqs_delay_beyond_fifteen_minutes() -> None:
+    with pytest.raises(ValueError):
+        Settings(timer_sqs_max_delay=901)
+
+
+def test_errors_render_code_and_message() -> None:
+    error = Conflict("slot already taken", code="slot_taken")
+    assert (error.status, error.to_dict()) == (
+        409,
+        {"error": {"code": "slot_taken", "message": "slot already taken"}},
+    )
+    assert isinstance(error, MudaError)
+
+
+def test_ids_are_unique_and_time_ordered() -> None:
+    made = [ids.new_id() for _ in range(1000)]
+    assert len(set(made)) == 1000
+    assert all(re.fullmatch(r"[0-9a-z]{26}", i) for i in made)
+    assert ids.new_id("s_").startswith("s_")
+
+
+def test_frozen_clock_moves_only_when_told() -> None:
+    frozen = clock.FrozenClock(1000.0)
+    clock.set_clock(frozen)
+    try:
+        assert clock.now() == 1000.0
+        frozen.advance(60)
+        assert clock.utcnow() == datetime.fromtimestamp(1060, tz=UTC)
+    finally:
+        clock.set_clock(None)
+
+
+def test_schedule_names_are_deterministic_and_valid() -> None:
+    name = timers.schedule_name("consult.tick#session-1#3")
+    assert name == timers.schedule_name("consult.tick#session-1#3")
+    assert name != timers.schedule_name("consult.tick#session-1#4")
+    assert re.fullmatch(r"[0-9A-Za-z_.-]{1,64}", name)
+
+
+def test_due_of_tolerates_a_malformed_message() -> None:
+    assert timers.due_of('{"id": "k#1", "due_at": 12.5}') == 12.5
+    assert timers.due_of("not json") == 0.0
+
+
+class Thing(BaseModel):
+    name: str
+    size: int
+
+
+def test_body_parsing_tells_malformed_from_invalid() -> None:
+    assert parse_body(b'{"name": "a", "size": 2}', Thing) == Thing(name="a", size=2)
+    with pytest.raises(BadRequest) as malformed:
+        parse_body(b"{nope", Thing)
+    assert malformed.value.code == "malformed_json"
+    with pytest.raises(Unprocessable) as invalid:
+        parse_body(b'{"name": "a", "size": "big"}', Thing)
+    assert invalid.value.details[0]["field"] == "size"
+
+
+def test_rate_expressions_become_periods() -> None:
+    assert rate_seconds("rate(1 minute)") == 60
+    assert rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("rate(2 hours)") == 7200
+    with pytest.raises(ValueError):
+        rate_seconds("cron(0 12 * * ? *)")
+
+
+def test_runtime_builds_lambda_shaped_sqs_events() -> None:
+    message = {
+        "MessageId": "m1",
+        "ReceiptHandle": "r1",
+        "Body": "{}",
+        "Attributes": {"ApproximateReceiveCount": "2"},
+    }
+    (record,) = sqs_event([message], "arn:aws:sqs:us-east-1:000000000000:q", "us-east-1")["Records"]
+    assert record["eventSource"] == "aws:sqs" and record["messageId"] == "m1"
+    assert record["attributes"]["ApproximateReceiveCount"] == "2"
+    assert record["eventSourceARN"].endswith(":q")
+
+
+def test_queue_depth_and_tables_for_people() -> None:
+    depth = QueueDepth.from_attributes(
+        "q", {"ApproximateNumberOfMessages": "3"}, {"ApproximateNumberOfMessages": "1"}
+    )
+    assert (depth.visible, depth.dead, depth.in_flight) == (3, 1, 0)
+    assert table(["a", "bb"], [[1, 2]]).splitlines() == ["a  bb", "1  2"]
+    assert count_by_kind(["x", "y", "x"]) == [("x", 2), ("y", 1)]
