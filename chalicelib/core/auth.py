@@ -1,7 +1,8 @@
 """JWT auth: RS256 only, keys from a JWKS, ``iss``/``aud``/``exp`` checked; 401 vs 403.
 
-The JWKS comes from a URL (Cognito in dev/prod) or an SSM parameter (the local stage, whose dev
-key pair is generated on first run). Algorithms are pinned here, never taken from the token.
+The JWKS comes from a URL (Cognito in dev/prod; PyJWKClient caches it) or an SSM parameter (the
+local stage, whose dev key pair is generated on first run; Powertools Parameters caches it).
+Algorithms are pinned here, never taken from the token.
 """
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.core import clock
 from chalicelib.core.aws import client
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import Forbidden, Unauthorized
+from chalicelib.core.errors import Forbidden, Unauthorized, Unavailable
 
 ALGORITHMS = ["RS256"]
 ROLES = ("admin", "doctor", "patient", "teacher", "student")
 _JWKS_TTL_SECONDS = 300
+_REFRESH_COOLDOWN_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -39,38 +44,50 @@ class Principal:
 
 
 class _KeyCache:
-    """The JWKS, refetched after a TTL or once when a token names an unknown ``kid``."""
+    """Signing keys by ``kid``: the JWKS is cached for a while, and refetched at once when a
+    token names a ``kid`` it does not know (key rotation)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._keys: dict[str, Any] = {}
-        self._fetched = 0.0
+        self._ssm: SSMProvider | None = None
+        self._jwk_client: jwt.PyJWKClient | None = None
+        self._refreshed = 0.0
 
-    def _fetch(self) -> None:
+    def _jwks(self, refresh: bool) -> jwt.PyJWKSet:
         settings = get_settings()
         if settings.auth_jwks_url:
-            jwks = jwt.PyJWKClient(settings.auth_jwks_url).get_jwk_set()
-        elif settings.auth_jwks_parameter:
-            value = client("ssm").get_parameter(Name=settings.auth_jwks_parameter)["Parameter"]["Value"]
-            jwks = jwt.PyJWKSet.from_dict(json.loads(value))
-        else:
-            raise Unauthorized("token verification is not configured")
-        self._keys = {key.key_id: key.key for key in jwks.keys if key.key_id}
-        self._fetched = time.monotonic()
+            if self._jwk_client is None:
+                self._jwk_client = jwt.PyJWKClient(settings.auth_jwks_url, lifespan=_JWKS_TTL_SECONDS)
+            return self._jwk_client.get_jwk_set(refresh=refresh)
+        if settings.auth_jwks_parameter:
+            if self._ssm is None:
+                self._ssm = SSMProvider(boto3_client=client("ssm"))
+            value = self._ssm.get(
+                settings.auth_jwks_parameter, max_age=_JWKS_TTL_SECONDS, transform="json", force_fetch=refresh
+            )
+            return jwt.PyJWKSet.from_dict(value)
+        raise Unavailable("token verification is not configured")
 
     def get(self, kid: str) -> Any:
         with self._lock:
-            stale = time.monotonic() - self._fetched > _JWKS_TTL_SECONDS
-            if stale or kid not in self._keys:
-                self._fetch()
             try:
-                return self._keys[kid]
-            except KeyError:
-                raise Unauthorized("token signed by an unknown key") from None
+                keys = {key.key_id: key.key for key in self._jwks(refresh=False).keys}
+                # An unknown kid refetches (rotation), at most once per cooldown: forged kids
+                # must not turn every request into a JWKS fetch.
+                if kid not in keys and time.monotonic() - self._refreshed > _REFRESH_COOLDOWN_SECONDS:
+                    self._refreshed = time.monotonic()
+                    keys = {key.key_id: key.key for key in self._jwks(refresh=True).keys}
+                if kid in keys:
+                    return keys[kid]
+            except (jwt.PyJWKClientError, ClientError, GetParameterError) as error:
+                raise Unavailable(f"token keys unavailable: {type(error).__name__}") from None
+            raise Unauthorized("token signed by an unknown key")
 
     def clear(self) -> None:
         with self._lock:
-            self._keys, self._fetched = {}, 0.0
+            self._ssm = None
+            self._jwk_client = None
+            self._refreshed = 0.0
 
 
 keys = _KeyCache()

@@ -116,6 +116,7 @@ class Api:
             @functools.wraps(fn)
             def view(**params: Any) -> Response:
                 request = self.blueprint.current_request
+                logger.set_correlation_id((request.context or {}).get("requestId"))
                 try:
                     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
                     principal = None if roles is None else authenticate(headers.get("authorization"), roles)

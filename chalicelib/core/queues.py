@@ -68,6 +68,7 @@ def process_batch(
     """Run ``handle`` on every record; return the partial batch response Lambda expects."""
 
     def run(record: SQSRecord) -> Any:
+        logger.set_correlation_id(record.message_id)
         try:
             return handle(record)
         except Exception as error:

@@ -152,3 +152,24 @@ def test_openapi_documents_every_route(api: Client) -> None:
     }
     assert {"401", "403", "422"} <= set(retry["responses"])
     assert "Redrive" in doc["components"]["schemas"]
+
+
+def test_rotated_key_is_picked_up_without_a_restart(api: Client, token, signing_key: str) -> None:
+    """Given the JWKS cached with the old key, when a new key is published, its tokens are accepted
+    and the old key's tokens still verify while it stays in the set."""
+    from chalicelib.core.aws import client
+    from chalicelib.core.config import get_settings
+
+    assert api.http.get("/me", headers=bearer(token("u", "patient"))).status_code == 200  # cache warm
+    new_pem, new_jwks = auth.generate_key_pair("test-key-2")
+    old_jwks = json.loads(client("ssm").get_parameter(Name=get_settings().auth_jwks_parameter)["Parameter"]["Value"])
+    client("ssm").put_parameter(
+        Name=get_settings().auth_jwks_parameter,
+        Value=json.dumps({"keys": old_jwks["keys"] + new_jwks["keys"]}),
+        Type="String",
+        Overwrite=True,
+    )
+
+    rotated = auth.mint(new_pem, "test-key-2", "u", ["patient"])
+    assert api.http.get("/me", headers=bearer(rotated)).status_code == 200
+    assert api.http.get("/me", headers=bearer(token("u", "patient"))).status_code == 200
