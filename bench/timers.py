@@ -31,7 +31,13 @@ ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
-SERVICE_OPS = ("dynamodb:PutItem(timers)", "dynamodb:UpdateItem(timers)", "dynamodb:Query(timers)", "sqs:", "scheduler:")
+SERVICE_OPS = (
+    "dynamodb:PutItem(timers)",
+    "dynamodb:UpdateItem(timers)",
+    "dynamodb:Query(timers)",
+    "sqs:",
+    "scheduler:",
+)
 
 
 def wait_for(run: str, count: int, timeout: float) -> list[models.ProbeItem]:
@@ -77,7 +83,11 @@ def baseline(count: int, spread: float, counter: CallCounter) -> tuple[list[floa
     def poll() -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:  # as many workers as the runtime's pollers
             while not stop.wait(1.0):
-                list(pool.map(lambda item: timers.fire(item.id, float(item.due_at)), list(timers.overdue(grace=0))))
+                list(
+                    pool.map(
+                        lambda item: timers.fire(item.id, float(item.due_at)), list(timers.overdue(grace=0))
+                    )
+                )
 
     original = timers._arm
     timers._arm = lambda item, now: None  # type: ignore[assignment]
@@ -120,7 +130,8 @@ def main() -> None:
     print()
     print(f"{'':28}{'muda':>10}{'1 s poll':>10}{'ratio':>8}")
     for key in ("p50", "p99", "max"):
-        print(f"{'lateness ' + key + ' (ms)':28}{m[key] * 1000:>10.0f}{b[key] * 1000:>10.0f}{m[key] / b[key]:>8.2f}")
+        label = f"lateness {key} (ms)"
+        print(f"{label:28}{m[key] * 1000:>10.0f}{b[key] * 1000:>10.0f}{m[key] / b[key]:>8.2f}")
     svc_m, svc_b = per_timer(calls, args.count, SERVICE_OPS), per_timer(base_calls, args.count, SERVICE_OPS)
     print(f"{'AWS calls/timer, timer svc':28}{svc_m:>10.2f}{svc_b:>10.2f}{svc_m / svc_b:>8.2f}")
     print()

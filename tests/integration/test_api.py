@@ -162,7 +162,9 @@ def test_rotated_key_is_picked_up_without_a_restart(api: Client, token, signing_
 
     assert api.http.get("/me", headers=bearer(token("u", "patient"))).status_code == 200  # cache warm
     new_pem, new_jwks = auth.generate_key_pair("test-key-2")
-    old_jwks = json.loads(client("ssm").get_parameter(Name=get_settings().auth_jwks_parameter)["Parameter"]["Value"])
+    old_jwks = json.loads(
+        client("ssm").get_parameter(Name=get_settings().auth_jwks_parameter)["Parameter"]["Value"]
+    )
     client("ssm").put_parameter(
         Name=get_settings().auth_jwks_parameter,
         Value=json.dumps({"keys": old_jwks["keys"] + new_jwks["keys"]}),
