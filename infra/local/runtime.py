@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.observability import logger
 
 POLL_WAIT_SECONDS = 1  # long poll; short enough to stop promptly
-SCHEDULER_POLL_SECONDS = 0.25
+SCHEDULER_POLL_SECONDS = 1.0  # schedules land `lead` seconds early, so a second of polling never shows
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
 _UNIT = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -94,19 +95,25 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 
 
 class Runtime:
-    def __init__(self, app: Chalice, pollers_per_queue: int = 8) -> None:
+    def __init__(self, app: Chalice, pollers_per_queue: int = 2, default_concurrency: int = 10) -> None:
         self.app = app
         self.pollers_per_queue = pollers_per_queue
+        self.default_concurrency = default_concurrency
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.pools: list[ThreadPoolExecutor] = []
         self.region = get_settings().region
 
     def start(self) -> None:
         for source in self.app.event_sources:
             if isinstance(source, SQSEventConfig):
-                workers = min(self.pollers_per_queue, source.maximum_concurrency or self.pollers_per_queue)
-                for n in range(workers):
-                    self._spawn(f"sqs:{source.queue}:{n}", self._poll_queue, source)
+                # Like Lambda: a few pollers feed up to `maximum_concurrency` concurrent invocations.
+                concurrency = source.maximum_concurrency or self.default_concurrency
+                pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"lambda:{source.name}")
+                slots = threading.BoundedSemaphore(concurrency)
+                self.pools.append(pool)
+                for n in range(self.pollers_per_queue):
+                    self._spawn(f"sqs:{source.queue}:{n}", self._poll_queue, source, pool, slots)
             elif isinstance(source, ScheduledEventConfig):
                 self._spawn(f"schedule:{source.name}", self._run_schedule, source)
         self._spawn("scheduler", self._run_scheduler)
@@ -129,14 +136,19 @@ class Runtime:
         self.stop_event.set()
         for thread in self.threads:
             thread.join(timeout=5)
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # --- SQS event sources ----------------------------------------------------------------
 
-    def _poll_queue(self, source: SQSEventConfig) -> None:
+    def _poll_queue(
+        self, source: SQSEventConfig, pool: ThreadPoolExecutor, slots: threading.Semaphore
+    ) -> None:
         sqs = client("sqs")
         url, arn = queue_url(source.queue), queue_arn(source.queue)
-        handler = self.app.handler_map[source.name]
         while not self.stop_event.is_set():
+            if not slots.acquire(timeout=POLL_WAIT_SECONDS):
+                continue  # every invocation busy: back-pressure, as Lambda's poller does
             messages = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=min(source.batch_size, 10),
@@ -145,26 +157,27 @@ class Runtime:
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
+                slots.release()
                 continue
-            try:
-                result = handler(sqs_event(messages, arn, self.region), LambdaContext(source.name))
-            except Exception:
-                logger.exception("handler raised; batch returns to the queue", extra={"handler": source.name})
-                continue
-            failed = (
-                {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-                if isinstance(result, dict)
-                else set()
-            )
-            done = [m for m in messages if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(done[start : start + 10])
-                    ],
-                )
+            pool.submit(self._invoke, source, url, arn, messages).add_done_callback(lambda _: slots.release())
+
+    def _invoke(self, source: SQSEventConfig, url: str, arn: str, messages: list[dict[str, Any]]) -> None:
+        """One Lambda invocation: delete what succeeded; the rest returns after its visibility timeout."""
+        handler = self.app.handler_map[source.name]
+        try:
+            result = handler(sqs_event(messages, arn, self.region), LambdaContext(source.name))
+        except Exception:
+            logger.exception("handler raised; batch returns to the queue", extra={"handler": source.name})
+            return
+        report = result.get("batchItemFailures", []) if isinstance(result, dict) else []
+        failed = {f["itemIdentifier"] for f in report}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + 10])
+            ]
+            client("sqs").delete_message_batch(QueueUrl=url, Entries=entries)
 
     # --- @app.schedule --------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ def test_template_declares_ttl_and_recovery():
 def test_template_creates_each_queue_with_its_dlq(stack, name):
     """Given the template created on moto with Stage=test
     When a work queue and its DLQ are described
-    Then the queue has a 120 s visibility timeout and redrives to its DLQ after 5 receives, the
+    Then the queue has a 180 s visibility timeout (6 x the Lambda timeout) and redrives to its DLQ after 5 receives, the
     DLQ keeps messages 14 days, and both are encrypted with SQS-managed keys."""
     sqs = boto3.client("sqs", region_name=REGION)
     prefix = name.capitalize()
@@ -139,7 +139,7 @@ def test_template_creates_each_queue_with_its_dlq(stack, name):
 
     queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
-    assert queue["VisibilityTimeout"] == "120"
+    assert queue["VisibilityTimeout"] == "180"
     assert json.loads(queue["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq["QueueArn"],
         "maxReceiveCount": 5,
