@@ -5,11 +5,13 @@ Run from the repository root:
     .venv/bin/python -m infra.package [--stage dev] [--out dist] [--strict]
 
 1. deletes ``.chalice/deployments`` before and after (Chalice would otherwise reuse a stale zip);
-2. runs ``chalice package --stage STAGE --merge-template infra/chalice-merge.json OUT/chalice``
+2. writes the merge template from the app's own SQS handlers (Chalice cannot set
+   ``ReportBatchItemFailures``; each ``@on_sqs_message`` handler ``timers_due`` becomes function
+   ``TimersDue`` / event ``TimersDueSqsEventSource`` in the SAM output), so a product's new
+   consumer needs no edit here;
+   then runs ``chalice package --stage STAGE --merge-template OUT/chalice-merge.json OUT/chalice``
    (this pip-installs requirements.txt for Lambda, so it needs the package index);
-3. checks that every SQS event source of the generated SAM functions reports batch item
-   failures (``infra/chalice-merge.json`` must name each ``@app.on_sqs_message`` handler:
-   function ``TimersDue`` / event ``TimersDueSqsEventSource`` for ``timers_due``);
+3. checks that every SQS event source of the generated SAM functions reports batch item failures;
 4. copies ``infra/template.yaml`` to ``OUT/template.yaml``;
 5. runs cfn-lint on ``OUT/chalice/sam.json`` and ``OUT/template.yaml``.
 
@@ -29,7 +31,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
-MERGE_TEMPLATE = ROOT / "infra" / "chalice-merge.json"
 DEPLOYMENTS_CACHE = ROOT / ".chalice" / "deployments"
 LINT_REGIONS = ("us-east-1", "af-south-1")
 BATCH_FAILURES = "ReportBatchItemFailures"
@@ -49,10 +50,29 @@ def tool(name: str) -> str:
     return found
 
 
+def merge_template() -> dict:
+    """``FunctionResponseTypes: [ReportBatchItemFailures]`` for every SQS handler of the app."""
+    from chalice.app import SQSEventConfig
+    from chalice.utils import to_cfn_resource_name
+
+    from app import app
+
+    resources = {}
+    for source in app.event_sources:
+        if isinstance(source, SQSEventConfig):
+            function = to_cfn_resource_name(source.name)
+            event = {"Properties": {"FunctionResponseTypes": [BATCH_FAILURES]}}
+            resources[function] = {"Properties": {"Events": {f"{function}SqsEventSource": event}}}
+    return {"Resources": resources}
+
+
 def chalice_package(stage: str, outdir: Path) -> Path:
     """Run `chalice package` with the merge template; return the path of sam.json."""
     shutil.rmtree(DEPLOYMENTS_CACHE, ignore_errors=True)
     shutil.rmtree(outdir, ignore_errors=True)
+    merge = outdir.parent / "chalice-merge.json"
+    merge.parent.mkdir(parents=True, exist_ok=True)
+    merge.write_text(json.dumps(merge_template(), indent=2))
     env = dict(os.environ)
     # Chalice wants a region for its botocore session; the template itself uses ${AWS::Region}.
     env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
@@ -62,7 +82,7 @@ def chalice_package(stage: str, outdir: Path) -> Path:
         "--stage",
         stage,
         "--merge-template",
-        str(MERGE_TEMPLATE),
+        str(merge),
         str(outdir),
     ]
     print("+", " ".join(cmd), flush=True)
@@ -83,8 +103,8 @@ def sqs_event_problems(sam: dict) -> list[str]:
     for name, resource in sam.get("Resources", {}).items():
         if "Type" not in resource:
             problems.append(
-                f"{name}: no such Chalice resource; infra/chalice-merge.json names a handler "
-                "that app.py does not define"
+                f"{name}: no such Chalice resource; the merge template names a handler "
+                "that chalice did not package"
             )
             continue
         if resource["Type"] != "AWS::Serverless::Function":
@@ -95,8 +115,8 @@ def sqs_event_problems(sam: dict) -> list[str]:
             response_types = event.get("Properties", {}).get("FunctionResponseTypes", [])
             if BATCH_FAILURES not in response_types:
                 problems.append(
-                    f"{name}.{event_name}: no FunctionResponseTypes [{BATCH_FAILURES}]; add it to "
-                    "infra/chalice-merge.json"
+                    f"{name}.{event_name}: no FunctionResponseTypes [{BATCH_FAILURES}] "
+                    "(chalice named it other than merge_template() expects)"
                 )
     return problems
 
