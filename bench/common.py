@@ -40,7 +40,7 @@ class CallCounter:
         (Lambda's SQS polling, Scheduler's own bookkeeping), else the service, operation and table."""
         thread = threading.current_thread().name
         op = f"{model.service_model.service_name}:{model.name}"
-        if thread == "scheduler" or model.name in ("ReceiveMessage", "DeleteMessageBatch"):
+        if thread.startswith("scheduler") or model.name in ("ReceiveMessage", "DeleteMessageBatch"):
             label = f"emulation {op}"
         else:
             table = params.get("TableName", "")

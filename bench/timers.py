@@ -70,7 +70,8 @@ def muda(count: int, spread: float, counter: CallCounter) -> tuple[list[float], 
         paths = {p.sk: timers.get(PROBE, p.sk).via for p in fired}
     finally:
         runtime.stop()
-    print(f"  via: {dict(Counter(paths.values()))}; fired more than once: {sum(p.fires > 1 for p in fired)}")
+    reruns = sum(p.executions > 1 for p in fired)
+    print(f"  via: {dict(Counter(paths.values()))}; handlers run more than once: {reruns}")
     for path in sorted(set(paths.values())):
         ms = {
             k: round(v * 1000)

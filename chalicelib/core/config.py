@@ -38,10 +38,6 @@ class Settings(BaseSettings):
     timer_max_attempts: int = Field(default=5, ge=1)
     # Shards of the sweeper's sparse GSI, so pending timers do not share one hot partition.
     timer_sweep_shards: int = Field(default=4, ge=1, le=64)
-    # Timer messages arrive this many seconds early and the consumer waits out the rest, so a
-    # poller that only notices newly visible messages once a second (moto's long poll) is not
-    # late. Real SQS needs none.
-    timer_delivery_lead_seconds: int = Field(default=0, ge=0, le=5)
     scheduler_role_arn: str | None = None
 
     # Auth: a JWKS from a URL (Cognito in dev/prod) or from an SSM parameter (local stage).

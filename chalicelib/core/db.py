@@ -52,6 +52,13 @@ def _bind(model: type[MudaModel]) -> None:
     model._connection = None
 
 
+def warm_up() -> None:
+    """Build every model's client now. Lazily, a burst of threads on a cold process each builds
+    its own (PynamoDB's client property is not guarded), seconds of CPU under the GIL."""
+    for model in _models:
+        model._get_connection().connection.client  # noqa: B018 - property builds the client
+
+
 def rebind() -> None:
     for model in _models:
         _bind(model)

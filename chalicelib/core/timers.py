@@ -39,7 +39,7 @@ from chalicelib.core import clock, ids
 from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings
 from chalicelib.core.db import MudaModel
-from chalicelib.core.observability import MetricUnit, logger, metrics
+from chalicelib.core.observability import MetricUnit, logger, metrics, tracer
 
 PENDING, FIRING, FIRED, FAILED, CANCELLED = "pending", "firing", "fired", "failed", "cancelled"
 DONE_RETENTION_SECONDS = 7 * 24 * 3600
@@ -215,9 +215,7 @@ def _default_scheduler_role() -> str:
 def _send(body: str, remaining: float) -> None:
     """Put a timer message on the queue, delayed by the whole seconds of ``remaining``."""
     settings = get_settings()
-    delay = max(
-        0, min(settings.timer_sqs_max_delay, math.floor(remaining) - settings.timer_delivery_lead_seconds)
-    )
+    delay = max(0, min(settings.timer_sqs_max_delay, math.floor(remaining)))
     client("sqs").send_message(
         QueueUrl=queue_url(settings.timers_queue), MessageBody=body, DelaySeconds=delay
     )
@@ -261,21 +259,14 @@ def get(kind: str, key: str) -> TimerItem | None:
 # --- delivery ---------------------------------------------------------------------------------
 
 
-def due_of(body: str) -> float:
-    """The due time a timer message carries (0 for a malformed one, which fails on delivery)."""
-    try:
-        return float(json.loads(body)["due_at"])
-    except (ValueError, KeyError, TypeError):
-        return 0.0
-
-
 def deliver(body: str) -> Outcome:
     """Handle one message of the timers queue (from SQS delay, Scheduler, sweeper or redrive)."""
     message = json.loads(body)
     due = float(message["due_at"])
     remaining = due - clock.now()
-    # SQS delays are whole seconds (less the delivery lead): wait out what is left in-process.
-    if remaining > 1 + get_settings().timer_delivery_lead_seconds:
+    # SQS delays are whole seconds, so a message lands up to a second early: wait out the
+    # fraction in-process; anything longer (Scheduler's lead, a 900 s hop) is re-delayed.
+    if remaining > 1:
         _send(body, remaining)
         return "redelayed"
     if remaining > 0:
@@ -283,6 +274,7 @@ def deliver(body: str) -> Outcome:
     return fire(message["id"], due)
 
 
+@tracer.capture_method
 def fire(tid: str, due: float) -> Outcome:
     """Claim the timer armed for ``due`` and run its handler; a lost claim is a duplicate."""
     settings = get_settings()
@@ -347,7 +339,7 @@ def _finish(item: TimerItem, token: str) -> None:
     except UpdateError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise
-        logger.info("timer moved while firing", extra={"timer": item.id})
+        logger.warning("timer claim lost while firing (moved, or lease expired)", extra={"timer": item.id})
 
 
 def _release(item: TimerItem, token: str, error: Exception, max_attempts: int) -> None:

@@ -116,7 +116,7 @@ def probe_cmd(count: int, within: float, wait: bool) -> None:
             break
         time.sleep(0.5)
     late = sorted(p.first_fired_at - p.due_at for p in fired)
-    twice = sum(1 for p in fired if p.fires > 1)
+    twice = sum(1 for p in fired if p.executions > 1)
     if late:
         click.echo(
             f"fired {len(fired)}/{count}, more than once: {twice}, "

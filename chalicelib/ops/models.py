@@ -27,12 +27,13 @@ class EventLogItem(MudaModel):
 
 
 class ProbeItem(MudaModel):
-    """How often and when a probe timer fired; ``fires`` must end at exactly 1."""
+    """A probe timer's effect (``first_fired_at``, written once, as a product's ledger item is)
+    and how many times its handler ran (``executions``: 1, unless a consumer died mid-handler)."""
 
     table = "ops"
     pk = UnicodeAttribute(hash_key=True)  # PROBE#<run>
     sk = UnicodeAttribute(range_key=True)  # <timer key>
-    fires = NumberAttribute(default=0)
+    executions = NumberAttribute(default=0)
     due_at = NumberAttribute()
     first_fired_at = NumberAttribute()
     last_fired_at = NumberAttribute()
@@ -48,7 +49,7 @@ def record_probe_fire(key: str, due_at: float) -> None:
     run = key.split(".", 1)[0]
     ProbeItem(f"PROBE#{run}", key).update(
         actions=[
-            ProbeItem.fires.add(1),
+            ProbeItem.executions.add(1),
             ProbeItem.due_at.set(due_at),
             ProbeItem.first_fired_at.set(ProbeItem.first_fired_at | now),
             ProbeItem.last_fired_at.set(now),

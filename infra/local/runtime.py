@@ -13,6 +13,7 @@ Run: ``python -m infra.local.runtime``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import signal
@@ -29,10 +30,14 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings
+from chalicelib.core.db import warm_up
 from chalicelib.core.observability import logger
 
-POLL_WAIT_SECONDS = 1  # long poll; short enough to stop promptly
-SCHEDULER_POLL_SECONDS = 1.0  # schedules land `lead` seconds early, so a second of polling never shows
+# Short polls: moto's long poll notices a delayed message turning visible only once a second,
+# which would make every timer up to a second late. Real Lambda pollers long-poll real SQS.
+POLL_INTERVAL_SECONDS = 0.1
+SCHEDULER_POLL_SECONDS = 0.5  # discovery of new or changed schedules
+SCHEDULER_TICK_SECONDS = 0.1  # firing of known ones
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
 _UNIT = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -95,13 +100,15 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 
 
 class Runtime:
-    def __init__(self, app: Chalice, pollers_per_queue: int = 2, default_concurrency: int = 10) -> None:
+    def __init__(self, app: Chalice, pollers_per_queue: int = 1, default_concurrency: int = 10) -> None:
         self.app = app
         self.pollers_per_queue = pollers_per_queue
         self.default_concurrency = default_concurrency
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.pools: list[ThreadPoolExecutor] = []
+        self._schedules: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (at, target)
+        self._schedules_lock = threading.Lock()
         self.region = get_settings().region
 
     def start(self) -> None:
@@ -116,7 +123,8 @@ class Runtime:
                     self._spawn(f"sqs:{source.queue}:{n}", self._poll_queue, source, pool, slots)
             elif isinstance(source, ScheduledEventConfig):
                 self._spawn(f"schedule:{source.name}", self._run_schedule, source)
-        self._spawn("scheduler", self._run_scheduler)
+        self._spawn("scheduler", self._discover_schedules)
+        self._spawn("scheduler-fire", self._fire_schedules)
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=self._guard, args=(name, target, *args), name=name, daemon=True)
@@ -147,17 +155,18 @@ class Runtime:
         sqs = client("sqs")
         url, arn = queue_url(source.queue), queue_arn(source.queue)
         while not self.stop_event.is_set():
-            if not slots.acquire(timeout=POLL_WAIT_SECONDS):
+            if not slots.acquire(timeout=1):
                 continue  # every invocation busy: back-pressure, as Lambda's poller does
             messages = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=min(source.batch_size, 10),
-                WaitTimeSeconds=POLL_WAIT_SECONDS,
+                WaitTimeSeconds=0,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
                 slots.release()
+                self.stop_event.wait(POLL_INTERVAL_SECONDS)
                 continue
             pool.submit(self._invoke, source, url, arn, messages).add_done_callback(lambda _: slots.release())
 
@@ -194,31 +203,66 @@ class Runtime:
                 logger.exception("scheduled handler failed", extra={"handler": source.name})
 
     # --- EventBridge Scheduler one-time schedules -------------------------------------------
+    # Two loops: discovery (list + get, slow with many fresh schedules) must never hold up
+    # firing, which checks the known schedules every SCHEDULER_TICK_SECONDS.
 
-    def _run_scheduler(self) -> None:
+    def _discover_schedules(self) -> None:
+        scheduler = client("scheduler")
+        group = get_settings().scheduler_group
+        modified: dict[str, Any] = {}
+
+        def fetch(name: str) -> None:
+            try:
+                detail = scheduler.get_schedule(Name=name, GroupName=group)
+            except scheduler.exceptions.ResourceNotFoundException:
+                return  # fired (and deleted) meanwhile
+            with self._schedules_lock:
+                self._schedules[name] = (_at_epoch(detail), detail["Target"])
+
+        with ThreadPoolExecutor(8, thread_name_prefix="scheduler-get") as pool:
+            while not self.stop_event.wait(SCHEDULER_POLL_SECONDS):
+                listed = {
+                    summary["Name"]: summary.get("LastModificationDate")
+                    for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group)
+                    for summary in page.get("Schedules", [])
+                }
+                changed = [name for name, stamp in listed.items() if modified.get(name) != stamp]
+                list(pool.map(fetch, changed))
+                modified = listed
+                with self._schedules_lock:
+                    for name in set(self._schedules) - set(listed):
+                        del self._schedules[name]
+
+    def _fire_schedules(self) -> None:
         scheduler, sqs = client("scheduler"), client("sqs")
         group = get_settings().scheduler_group
-        known: dict[str, tuple[Any, float, dict[str, Any]]] = {}  # name -> (modified, at, target)
-        while not self.stop_event.wait(SCHEDULER_POLL_SECONDS):
-            seen = set()
-            for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group):
-                for summary in page.get("Schedules", []):
-                    name = summary["Name"]
-                    seen.add(name)
-                    modified = summary.get("LastModificationDate")
-                    if name not in known or known[name][0] != modified:
-                        detail = scheduler.get_schedule(Name=name, GroupName=group)
-                        known[name] = (modified, _at_epoch(detail), detail["Target"])
-            for name in list(known):
-                if name not in seen:
-                    del known[name]
-                    continue
-                _, at, target = known[name]
-                if at <= time.time():
-                    queue = target["Arn"].rsplit(":", 1)[-1]
-                    sqs.send_message(QueueUrl=queue_url(queue), MessageBody=target.get("Input", "{}"))
-                    scheduler.delete_schedule(Name=name, GroupName=group)
-                    del known[name]
+
+        def delete(name: str) -> None:  # ActionAfterCompletion=DELETE
+            with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+                scheduler.delete_schedule(Name=name, GroupName=group)
+
+        with ThreadPoolExecutor(4, thread_name_prefix="scheduler-delete") as deleter:
+            while not self.stop_event.wait(SCHEDULER_TICK_SECONDS):
+                now = time.time()
+                with self._schedules_lock:
+                    due = [(name, target) for name, (at, target) in self._schedules.items() if at <= now]
+                    for name, _ in due:
+                        del self._schedules[name]
+                # Deliver first, in batches (a burst of due schedules must not queue behind
+                # one call each); delete afterwards, off the firing path.
+                by_queue: dict[str, list[str]] = {}
+                for _, target in due:
+                    by_queue.setdefault(target["Arn"].rsplit(":", 1)[-1], []).append(
+                        target.get("Input", "{}")
+                    )
+                for queue, bodies in by_queue.items():
+                    for start in range(0, len(bodies), 10):
+                        entries = [
+                            {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])
+                        ]
+                        sqs.send_message_batch(QueueUrl=queue_url(queue), Entries=entries)
+                for name, _ in due:
+                    deleter.submit(delete, name)
 
 
 def _at_epoch(schedule: dict[str, Any]) -> float:
@@ -232,6 +276,9 @@ def main() -> None:
     from app import app
 
     runtime = Runtime(app)
+    for service in ("sqs", "scheduler", "events", "dynamodb"):
+        client(service)
+    warm_up()
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

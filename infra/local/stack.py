@@ -35,9 +35,6 @@ LOCAL_ENV = {
     "AWS_SECRET_ACCESS_KEY": "test",
     "MUDA_AUTH_ISSUER": "muda-local",
     "MUDA_AUTH_JWKS_PARAMETER": "/muda/local/auth/jwks",
-    # moto's long poll notices newly visible messages once a second: deliver timers a second
-    # early and let the consumer wait out the rest.
-    "MUDA_TIMER_DELIVERY_LEAD_SECONDS": "1",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Muda",
 }
@@ -103,7 +100,7 @@ class LocalStack:
             return
         self._spawn(
             "emulator",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.emulator_port)],
+            [sys.executable, "-m", "infra.local.emulator", "-H", "127.0.0.1", "-p", str(self.emulator_port)],
         )
         wait_until(lambda: _reachable(f"{self.endpoint}/moto-api/"), "moto_server", 30)
 

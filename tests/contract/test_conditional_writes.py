@@ -36,7 +36,7 @@ def test_concurrent_claims_fire_a_timer_once() -> None:
     outcomes = race(lambda: timers.fire(timers.timer_id(PROBE, "c1.1"), due))
 
     assert sorted(outcomes) == ["duplicate"] * (RACERS - 1) + ["fired"]
-    assert [p.fires for p in models.probes("c1")] == [1]
+    assert [p.executions for p in models.probes("c1")] == [1]
     assert timers.get(PROBE, "c1.1").state == timers.FIRED
 
 
@@ -55,6 +55,27 @@ def test_claim_refuses_a_moved_timer_and_cancel_beats_late_claims() -> None:
     assert timers.fire(tid, now) == "duplicate"
     assert timers.cancel(PROBE, "c3.1") is True
     assert race(lambda: timers.fire(tid, now + 100), 5) == ["duplicate"] * 5
+
+
+def test_cancel_racing_delivery_has_one_winner() -> None:
+    """Given due timers, when a cancel and 5 deliveries race on each, either the cancel or one
+    delivery wins, never both, and the handler runs at most once."""
+    due = round(clock.now(), 3)
+    for n in range(10):
+        timers.schedule(PROBE, f"c5.{n}", due)
+
+    def contest(n: int) -> tuple[bool, list[str]]:
+        tid = timers.timer_id(PROBE, f"c5.{n}")
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            cancelled = pool.submit(timers.cancel, PROBE, f"c5.{n}")
+            fired = [pool.submit(timers.fire, tid, due) for _ in range(5)]
+            return cancelled.result(), [f.result() for f in fired]
+
+    for n in range(10):
+        cancelled, outcomes = contest(n)
+        assert cancelled != ("fired" in outcomes)
+        assert outcomes.count("fired") <= 1
+    assert all(p.executions == 1 for p in models.probes("c5"))
 
 
 def test_sweep_index_is_sparse() -> None:

@@ -10,13 +10,13 @@ import pytest
 from infra.local.stack import LocalStack, free_port
 from tests.conftest import use_env
 
-# Scaled down: Scheduler beyond 3 s (aimed 2 s early), sweeper every second with 2 s grace.
+# Scaled down: Scheduler beyond 3 s (aimed 2 s early), sweeper every 2 s with 2 s grace.
 SCALED = {
     "MUDA_TIMER_SQS_MAX_DELAY": "3",
     "MUDA_TIMER_SCHEDULER_LEAD_SECONDS": "2",
     "MUDA_TIMER_SWEEP_GRACE_SECONDS": "2",
-    "MUDA_TIMER_LEASE_SECONDS": "5",
-    "MUDA_LOCAL_SCHEDULE_SECONDS": "1",
+    "MUDA_TIMER_LEASE_SECONDS": "15",  # longer than any handler run here, even in a restart burst
+    "MUDA_LOCAL_SCHEDULE_SECONDS": "2",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 

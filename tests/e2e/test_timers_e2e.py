@@ -27,7 +27,7 @@ def schedule_probes(run: str, offsets: list[float]) -> None:
 
 def all_fired(run: str, count: int, timeout: float = 60) -> list[models.ProbeItem]:
     return eventually(
-        lambda: (p := models.probes(run)) and len(p) == count and p, timeout, 0.25, f"{count} probes of {run}"
+        lambda: (p := models.probes(run)) and len(p) == count and p, timeout, 1.0, f"{count} probes of {run}"
     )
 
 
@@ -40,7 +40,7 @@ def test_200_timers_each_fire_once_near_their_due_time(stack: LocalStack) -> Non
 
     fired = all_fired("e2e200", 200)
 
-    assert [p.fires for p in fired] == [1] * 200
+    assert [p.executions for p in fired] == [1] * 200
     lateness = sorted(p.first_fired_at - p.due_at for p in fired)
     assert lateness[0] >= -0.05, "a timer fired early"
     assert lateness[-1] < 1.0, f"lateness max {lateness[-1]:.3f}s (p50 {lateness[100]:.3f}s)"
@@ -55,12 +55,25 @@ def test_timer_whose_message_is_deleted_fires_by_the_sweeper(stack: LocalStack) 
 
     fired = all_fired("e2elost", 1, timeout=30)
 
-    assert fired[0].fires == 1
+    assert fired[0].executions == 1
     assert fired[0].first_fired_at - fired[0].due_at >= get_settings().timer_sweep_grace_seconds
 
 
-def test_runtime_killed_mid_flight_loses_and_doubles_nothing(stack: LocalStack) -> None:
-    """Given 60 pending timers, when the runtime is SIGKILLed as they fire and restarted, each fires once."""
+def test_runtime_killed_while_timers_are_pending_loses_and_doubles_nothing(stack: LocalStack) -> None:
+    """Given 60 timers pending on the queue, when the runtime is SIGKILLed and restarted, each runs once."""
+    schedule_probes("e2epend", [3 + n * 0.05 for n in range(60)])
+    stack.kill_runtime()
+    stack.start_runtime()
+
+    fired = all_fired("e2epend", 60)
+
+    assert [p.executions for p in fired] == [1] * 60
+
+
+def test_runtime_killed_mid_flight_loses_nothing(stack: LocalStack) -> None:
+    """Given 60 timers, when the runtime is SIGKILLed as they fire and restarted, every one takes
+    effect once; only a handler caught mid-run by the kill runs again (its lease expired), which
+    is why handlers write their effects conditionally."""
     schedule_probes("e2ekill", [1 + n * 0.05 for n in range(60)])
     eventually(lambda: len(models.probes("e2ekill")) >= 5, 20, 0.05, "some timers firing")
     stack.kill_runtime()
@@ -68,7 +81,10 @@ def test_runtime_killed_mid_flight_loses_and_doubles_nothing(stack: LocalStack) 
 
     fired = all_fired("e2ekill", 60)
 
-    assert [p.fires for p in fired] == [1] * 60
+    assert all(p.first_fired_at >= p.due_at for p in fired)
+    reruns = [p.sk for p in fired if p.executions > 1]
+    assert all(p.executions <= 2 for p in fired), reruns
+    assert len(reruns) <= 20, f"more re-runs than one batch of in-flight handlers: {reruns}"
 
 
 def test_domain_events_reach_the_admin_feed(stack: LocalStack) -> None:

@@ -81,7 +81,7 @@ def test_delivery_claims_once_and_duplicates_are_acknowledged(clock) -> None:
 
     assert outcomes == ["fired", "duplicate", "duplicate"]
     assert timers.get(PROBE, "r.4").state == timers.FIRED
-    assert [p.fires for p in models.probes("r")] == [1]
+    assert [p.executions for p in models.probes("r")] == [1]
 
 
 def test_early_delivery_is_redelayed_not_fired(clock) -> None:

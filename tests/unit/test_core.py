@@ -62,11 +62,6 @@ def test_schedule_names_are_deterministic_and_valid() -> None:
     assert re.fullmatch(r"[0-9A-Za-z_.-]{1,64}", name)
 
 
-def test_due_of_tolerates_a_malformed_message() -> None:
-    assert timers.due_of('{"id": "k#1", "due_at": 12.5}') == 12.5
-    assert timers.due_of("not json") == 0.0
-
-
 class Thing(BaseModel):
     name: str
     size: int
