@@ -221,11 +221,16 @@ class Runtime:
 
         with ThreadPoolExecutor(8, thread_name_prefix="scheduler-get") as pool:
             while not self.stop_event.wait(SCHEDULER_POLL_SECONDS):
-                listed = {
-                    summary["Name"]: summary.get("LastModificationDate")
-                    for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group)
-                    for summary in page.get("Schedules", [])
-                }
+                try:
+                    listed = {
+                        summary["Name"]: summary.get("LastModificationDate")
+                        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group)
+                        for summary in page.get("Schedules", [])
+                    }
+                except scheduler.exceptions.ClientError as error:
+                    if error.response["Error"]["Code"] != "InvalidToken":
+                        raise
+                    continue  # moto's page token went stale as schedules were deleted: list again
                 changed = [name for name, stamp in listed.items() if modified.get(name) != stamp]
                 list(pool.map(fetch, changed))
                 modified = listed
