@@ -45,7 +45,7 @@ PENDING, FIRING, FIRED, FAILED, CANCELLED = "pending", "firing", "fired", "faile
 DONE_RETENTION_SECONDS = 7 * 24 * 3600
 RETRY_DELAY_SECONDS = 30  # a failed handler's timer is due to the sweeper again after this
 
-Outcome = Literal["fired", "duplicate", "redelayed", "failed"]
+Outcome = Literal["fired", "duplicate", "redelayed"]
 
 
 class SweepIndex(GlobalSecondaryIndex["TimerItem"]):

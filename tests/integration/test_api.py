@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import jwt
 import pytest
 from chalice.test import Client
+from cryptography.hazmat.primitives import serialization
 
 from chalicelib.core import auth
 from tests.integration.conftest import KID, bearer
@@ -18,6 +21,23 @@ def error_of(response) -> dict:
     return body["error"]
 
 
+def claims(**overrides: object) -> dict:
+    """The claims of a valid admin token, with some replaced."""
+    return {
+        "sub": "u",
+        "roles": ["admin"],
+        "iss": "muda-test",
+        "aud": "muda",
+        "iat": 1,
+        "exp": 2**31,
+        **overrides,
+    }
+
+
+def signed(private_pem: str, **overrides: object) -> str:
+    return jwt.encode(claims(**overrides), private_pem, algorithm="RS256", headers={"kid": KID})
+
+
 def test_valid_token_is_accepted(api: Client, token) -> None:
     """Given a valid token, /me returns its subject and roles."""
     response = api.http.get("/me", headers=bearer(token("doc-1", "doctor")))
@@ -27,15 +47,12 @@ def test_valid_token_is_accepted(api: Client, token) -> None:
 
 def test_cognito_groups_are_roles(api: Client, signing_key: str) -> None:
     """Given a Cognito-style token with cognito:groups, those are the caller's roles."""
-    claims = {
-        "sub": "a",
-        "cognito:groups": ["admin"],
-        "iss": "muda-test",
-        "aud": "muda",
-        "iat": 1,
-        "exp": 2**31,
-    }
-    value = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
+    value = jwt.encode(
+        {k: v for k, v in claims(**{"cognito:groups": ["admin"]}).items() if k != "roles"},
+        signing_key,
+        algorithm="RS256",
+        headers={"kid": KID},
+    )
     assert api.http.get("/admin/queues", headers=bearer(value)).status_code == 200
 
 
@@ -53,47 +70,53 @@ def test_expired_token_is_401(api: Client, token) -> None:
 
 
 def test_wrong_audience_is_401(api: Client, signing_key: str) -> None:
-    claims = {
-        "sub": "u",
-        "roles": ["admin"],
-        "iss": "muda-test",
-        "aud": "someone-else",
-        "iat": 1,
-        "exp": 2**31,
-    }
-    value = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
-    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+    assert api.http.get("/me", headers=bearer(signed(signing_key, aud="someone-else"))).status_code == 401
 
 
 def test_wrong_issuer_is_401(api: Client, signing_key: str) -> None:
-    claims = {"sub": "u", "roles": ["admin"], "iss": "evil", "aud": "muda", "iat": 1, "exp": 2**31}
-    value = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
-    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+    assert api.http.get("/me", headers=bearer(signed(signing_key, iss="evil"))).status_code == 401
 
 
-def test_hs256_signed_with_the_public_key_is_401(api: Client, signing_key: str) -> None:
-    """Given the algorithm-confusion attack (HS256 keyed with the public JWK), it is refused."""
-    claims = {"sub": "u", "roles": ["admin"], "iss": "muda-test", "aud": "muda", "iat": 1, "exp": 2**31}
-    value = jwt.api_jws.PyJWS().encode(
-        json.dumps(claims).encode(), b"public-key-bytes", algorithm="HS256", headers={"kid": KID}
+def test_token_without_expiry_is_401(api: Client, signing_key: str) -> None:
+    value = jwt.encode(
+        {k: v for k, v in claims().items() if k != "exp"},
+        signing_key,
+        algorithm="RS256",
+        headers={"kid": KID},
     )
     assert api.http.get("/me", headers=bearer(value)).status_code == 401
 
 
+def test_hs256_signed_with_the_public_key_is_401(api: Client, signing_key: str) -> None:
+    """Given the algorithm-confusion attack (HS256 keyed with the public key's PEM), it is refused."""
+    public_pem = (
+        serialization.load_pem_private_key(signing_key.encode(), None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    def b64(data: bytes) -> bytes:
+        return jwt.utils.base64url_encode(data)
+
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": KID}).encode())
+        + b"."
+        + b64(json.dumps(claims()).encode())
+    )
+    mac = hmac.new(public_pem, signing_input, hashlib.sha256).digest()  # PyJWT refuses to make one
+    value = (signing_input + b"." + b64(mac)).decode()
+    assert api.http.get("/me", headers=bearer(value)).status_code == 401
+
+
 def test_alg_none_is_401(api: Client) -> None:
-    claims = {"sub": "u", "roles": ["admin"], "iss": "muda-test", "aud": "muda", "iat": 1, "exp": 2**31}
-    value = jwt.encode(claims, None, algorithm="none", headers={"kid": KID})
+    value = jwt.encode(claims(), None, algorithm="none", headers={"kid": KID})
     assert api.http.get("/me", headers=bearer(value)).status_code == 401
 
 
 def test_tampered_token_is_401(api: Client, token) -> None:
     """Given a valid token whose payload is swapped for an admin one, the signature fails."""
     header, _, signature = token("u", "patient").split(".")
-    forged = jwt.utils.base64url_encode(
-        json.dumps(
-            {"sub": "u", "roles": ["admin"], "iss": "muda-test", "aud": "muda", "iat": 1, "exp": 2**31}
-        ).encode()
-    ).decode()
+    forged = jwt.utils.base64url_encode(json.dumps(claims()).encode()).decode()
     response = api.http.get("/admin/queues", headers=bearer(f"{header}.{forged}.{signature}"))
     assert response.status_code == 401
 
