@@ -1,7 +1,8 @@
 """The local event runtime: what Lambda and EventBridge do on AWS and the emulator cannot.
 
-- long-polls every queue the app consumes and calls its Chalice handler with a real SQS event;
-  records the handler reports as failed (or all, if it raises) are not deleted, so they come
+- polls every queue the app consumes and, like Lambda's event source, feeds up to the handler's
+  ``maximum_concurrency`` concurrent invocations with real SQS events; records the handler
+  reports as failed (or all, if it raises) are not deleted, so they come
   back after their visibility timeout and reach the DLQ by the queue's redrive policy;
 - fires every ``@app.schedule`` handler at its rate (or every ``MUDA_LOCAL_SCHEDULE_SECONDS``);
 - fires EventBridge Scheduler one-time schedules at their time: sends the target input to the
