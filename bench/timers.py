@@ -56,6 +56,17 @@ def schedule_all(run: str, count: int, spread: float, seed: int) -> None:
         timers.schedule(PROBE, models.probe_key(run, n), clock.now() + rng.uniform(2, spread))
 
 
+def measure(
+    prefix: str, count: int, spread: float, counter: CallCounter
+) -> tuple[list[models.ProbeItem], Counter[str]]:
+    """Schedule a run of probe timers and wait for all; the AWS calls made meanwhile."""
+    run = f"{prefix}{int(time.time())}"
+    with counter.window() as calls:
+        schedule_all(run, count, spread, 1)
+        fired = wait_for(run, count, spread + 120)
+    return fired, calls
+
+
 def muda(count: int, spread: float, counter: CallCounter) -> tuple[list[float], Counter[str]]:
     from app import app
     from infra.local.runtime import Runtime
@@ -63,10 +74,7 @@ def muda(count: int, spread: float, counter: CallCounter) -> tuple[list[float], 
     runtime = Runtime(app)
     runtime.start()
     try:
-        run = f"bm{int(time.time())}"
-        with counter.window() as calls:
-            schedule_all(run, count, spread, 1)
-            fired = wait_for(run, count, spread + 120)
+        fired, calls = measure("bm", count, spread, counter)
         paths = {p.sk: timers.get(PROBE, p.sk).via for p in fired}
     finally:
         runtime.stop()
@@ -86,7 +94,7 @@ def baseline(count: int, spread: float, counter: CallCounter) -> tuple[list[floa
     stop = threading.Event()
 
     def poll() -> None:
-        with ThreadPoolExecutor(max_workers=8) as pool:  # as many workers as the runtime's pollers
+        with ThreadPoolExecutor(max_workers=8) as pool:  # a fair pool of concurrent firings
             while not stop.wait(1.0):
                 list(
                     pool.map(
@@ -99,10 +107,7 @@ def baseline(count: int, spread: float, counter: CallCounter) -> tuple[list[floa
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     try:
-        run = f"bl{int(time.time())}"
-        with counter.window() as calls:
-            schedule_all(run, count, spread, 1)
-            fired = wait_for(run, count, spread + 120)
+        fired, calls = measure("bl", count, spread, counter)
     finally:
         stop.set()
         poller.join()
