@@ -39,8 +39,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+BENCHES ?= timers consult hotspot classes waitroom
+## every bench/ script that exists, one after another; each prints its figures
 bench: $(STAMP)
-	$(PY) -m bench.timers
+	@for b in $(BENCHES); do test -f bench/$$b.py && { echo "== bench/$$b.py"; $(PY) -m bench.$$b || exit 1; }; done; true
 
 package: $(STAMP)
 	$(PY) -m infra.package

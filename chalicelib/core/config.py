@@ -7,12 +7,17 @@ the Chalice config and the local stack agree without a list of names to keep in 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Stage = Literal["local", "dev", "prod", "test"]
+S = TypeVar("S", bound=BaseSettings)
+
+# Short names of the stage's tables and queues, as in infra/template.yaml (a test checks).
+TABLES = ("timers", "ops", "notifications", "consult", "hotspot", "classes", "waitroom")
+QUEUES = ("timers", "events", "notifications", "payments", "provisioning")
 
 
 class Settings(BaseSettings):
@@ -89,12 +94,12 @@ class Settings(BaseSettings):
 
     @property
     def tables(self) -> list[str]:
-        return [self.timers_table, self.ops_table]
+        return [self.name(t) for t in TABLES]
 
     @property
     def queues(self) -> list[str]:
         """Every work queue; each has a ``<name>-dlq``."""
-        return [self.timers_queue, self.events_queue]
+        return [self.name(q) for q in QUEUES]
 
     @property
     def is_local(self) -> bool:
@@ -106,6 +111,21 @@ def get_settings() -> Settings:
     return Settings()
 
 
+_domain: dict[type[BaseSettings], BaseSettings] = {}
+
+
+def domain_settings(cls: type[S]) -> S:
+    """A domain's own settings class (env prefix ``MUDA_<DOMAIN>_``), cached like the core's.
+
+    Each product keeps its knobs beside its code instead of growing one shared class; they are
+    read once and forgotten together by ``reset_settings``.
+    """
+    if cls not in _domain:
+        _domain[cls] = cls()
+    return _domain[cls]  # type: ignore[return-value]
+
+
 def reset_settings() -> None:
     """Forget the cached settings (tests that change the environment)."""
     get_settings.cache_clear()
+    _domain.clear()

@@ -126,5 +126,20 @@ def probe_cmd(count: int, within: float, wait: bool) -> None:
         sys.exit(1)
 
 
+def _add_domain_commands() -> None:
+    """Each domain owns its commands in ``chalicelib/<domain>/cli.py``; they hang off ``muda``."""
+    from chalicelib.classes import cli as classes_cli
+    from chalicelib.consult import cli as consult_cli
+    from chalicelib.hotspot import cli as hotspot_cli
+    from chalicelib.notifications import cli as notifications_cli
+    from chalicelib.waitroom import cli as waitroom_cli
+
+    for module in (consult_cli, notifications_cli, hotspot_cli, classes_cli, waitroom_cli):
+        for command in module.commands:
+            main.add_command(command)
+
+
+_add_domain_commands()
+
 if __name__ == "__main__":
     main()

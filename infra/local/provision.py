@@ -168,5 +168,9 @@ def install_dev_keys() -> dict[str, Any]:
 
 
 def provision() -> None:
+    from infra.local.stack import domain_hooks
+
     deploy_stack()
     install_dev_keys()
+    for hook in domain_hooks("provision"):
+        hook()

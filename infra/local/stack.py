@@ -12,6 +12,7 @@ Run: ``python -m infra.local.stack`` (Ctrl+C stops every process it started).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import socket
@@ -20,12 +21,22 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+# Domains with local hooks in infra/local/<domain>.py: provision(), start(stack), seed(stack).
+DOMAINS = ("notifications", "consult", "hotspot", "classes", "waitroom")
+
+
+def domain_hooks(hook: str) -> list[Any]:
+    """The ``hook`` functions the domains define, in DOMAINS order."""
+    modules = [importlib.import_module(f"infra.local.{domain}") for domain in DOMAINS]
+    return [getattr(m, hook) for m in modules if hasattr(m, hook)]
+
 
 # Settings of the local stage that differ from AWS's defaults.
 LOCAL_ENV = {
@@ -155,12 +166,24 @@ class LocalStack:
         self.start_emulator()
         self.apply_env()
         self.provision()
+        for start in domain_hooks("start"):
+            start(self)
+        self.apply_env()
         self.start_api()
         self.start_runtime()
         return self
 
+    def seed(self) -> list[str]:
+        """Demo data of every domain (``make run``); returns the banner lines they print."""
+        lines: list[str] = []
+        for seed in domain_hooks("seed"):
+            lines.extend(seed(self))
+        return lines
+
     def stop(self) -> None:
-        for name in ("runtime", "api", "emulator"):
+        # The runtime and the API first, then whatever the domains started, the emulator last.
+        order = ["runtime", "api", *(n for n in self.procs if n not in ("runtime", "api", "emulator"))]
+        for name in [*order, "emulator"]:
             proc = self.procs.pop(name, None)
             if proc and proc.poll() is None:
                 proc.send_signal(signal.SIGINT if name == "api" else signal.SIGTERM)
@@ -222,7 +245,8 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     with stack:
-        print(banner(stack), flush=True)
+        demo = stack.seed()
+        print(banner(stack) + "\n".join(demo), flush=True)
         while not stopped.wait(1):
             for name, proc in list(stack.procs.items()):
                 if proc.poll() is not None:

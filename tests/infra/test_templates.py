@@ -159,8 +159,8 @@ def test_template_routes_domain_events_to_the_events_queue(stack):
     sqs = boto3.client("sqs", region_name=REGION)
     assert stack["EventBusName"] == "muda-test-bus"
     assert stack["EventBusArn"].endswith(":event-bus/muda-test-bus")
-    [rule] = events.list_rules(EventBusName="muda-test-bus")["Rules"]
-    assert rule["Name"] == "muda-test-domain-events"
+    rules = {r["Name"] for r in events.list_rules(EventBusName="muda-test-bus")["Rules"]}
+    assert "muda-test-domain-events" in rules
 
     events.put_events(
         Entries=[

@@ -1,0 +1,1 @@
+"""Classes: scheduled sessions that run themselves."""

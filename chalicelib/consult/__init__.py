@@ -1,0 +1,1 @@
+"""Consultations: metered text and call sessions, appointments without double booking."""

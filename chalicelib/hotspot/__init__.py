@@ -1,0 +1,1 @@
+"""Hotspot: M-Pesa payments to MikroTik access, and the captive portal."""

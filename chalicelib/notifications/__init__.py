@@ -1,0 +1,1 @@
+"""Per-user notification inboxes fed from the bus (GET /me/notifications)."""

@@ -1,0 +1,7 @@
+"""``muda`` commands of the notifications domain (added to the main group by chalicelib.ops.cli)."""
+
+from __future__ import annotations
+
+import click
+
+commands: list[click.Command] = []
