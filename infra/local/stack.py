@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # Domains with local hooks in infra/local/<domain>.py: provision(), start(stack), seed(stack).
-DOMAINS = ("notifications", "consult", "hotspot", "classes", "waitroom")
+DOMAINS = ("notifications", "consult", "routers", "hotspot", "classes", "waitroom")
 
 
 def domain_hooks(hook: str) -> list[Any]:
