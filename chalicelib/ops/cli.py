@@ -131,10 +131,11 @@ def _add_domain_commands() -> None:
     from chalicelib.classes import cli as classes_cli
     from chalicelib.consult import cli as consult_cli
     from chalicelib.hotspot import cli as hotspot_cli
+    from chalicelib.hotspot import routers_cli
     from chalicelib.notifications import cli as notifications_cli
     from chalicelib.waitroom import cli as waitroom_cli
 
-    for module in (consult_cli, notifications_cli, hotspot_cli, classes_cli, waitroom_cli):
+    for module in (consult_cli, notifications_cli, hotspot_cli, routers_cli, classes_cli, waitroom_cli):
         for command in module.commands:
             main.add_command(command)
 
