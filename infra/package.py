@@ -156,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     sam = json.loads(sam_path.read_text())
 
     shutil.copyfile(TEMPLATE, out / "template.yaml")
+    try:
+        print("router provisioner:", package_router_provisioner(out))
+    except subprocess.CalledProcessError as exc:
+        print(f"router provisioner packaging failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
 
     problems = sqs_event_problems(sam)
     for problem in problems:
@@ -170,6 +175,36 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"packaged: {sam_path} and {out / 'template.yaml'}")
     return 0
+
+
+def package_router_provisioner(outdir: Path) -> Path:
+    """Zip the VPC Lambda ``functions/router_provisioner`` with its own requirements (librouteros;
+    boto3 is in the Lambda runtime) into ``OUT/router_provisioner.zip``: the package at the zip's
+    root, so its handlers are ``router_provisioner.handler.handle`` / ``.health_check``. Upload it
+    and pass its bucket/key as the template's RouterProvisionerCode* parameters (docs/routers.md)."""
+    source = ROOT / "functions" / "router_provisioner"
+    build = outdir / "router_provisioner-build"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--target",
+            str(build),
+            "-r",
+            str(source / "requirements.txt"),
+        ],
+        check=True,
+    )
+    shutil.copytree(source, build / "router_provisioner", ignore=shutil.ignore_patterns("__pycache__"))
+    archive = shutil.make_archive(str(outdir / "router_provisioner"), "zip", build)
+    shutil.rmtree(build, ignore_errors=True)
+    return Path(archive)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,467 @@
-"""Consult API routes."""
+"""Consult API routes: plans and credits, text sessions, calls, appointments. Thin: parse, call
+``service``, shape the answer. Only a consultation's patient and doctor act on it; admins see all."""
 
 from __future__ import annotations
 
-from chalicelib.core.http import Api
+from datetime import UTC, datetime
+
+from chalicelib.consult import logic, models, service
+from chalicelib.consult.schemas import (
+    AppointmentList,
+    AppointmentOut,
+    BookAppointment,
+    CancelIn,
+    CreateTextSession,
+    LedgerEntryOut,
+    LedgerOut,
+    MessageIn,
+    MessageList,
+    MessageOut,
+    PlanIn,
+    PlanList,
+    PlanOut,
+    Reschedule,
+    SessionList,
+    SessionOut,
+    SlotList,
+    SlotOut,
+    StartCall,
+    StatusIn,
+    SubscribeIn,
+    SubscriptionOut,
+    TopUpIn,
+    WalletOut,
+)
+from chalicelib.consult.settings import settings
+from chalicelib.core import clock, ids
+from chalicelib.core.errors import BadRequest, Conflict, NotFound
+from chalicelib.core.http import Api, Call
 
 api = Api(__name__, tag="consult")
+ADMIN = ("admin",)
+PATIENT = ("patient",)
+PARTIES = ("patient", "doctor", "admin")
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return None if epoch is None else clock.to_datetime(float(epoch))
+
+
+def session_out(s: models.Session) -> SessionOut:
+    metering = s.status in logic.METERING and s.metered_from is not None
+    return SessionOut(
+        id=s.session_id,
+        kind=s.kind,
+        status=s.status,
+        patient_id=s.patient_id,
+        doctor_id=s.doctor_id,
+        created_at=_dt(s.created_at),  # type: ignore[arg-type]
+        activated_at=_dt(s.activated_at),
+        connected_at=_dt(s.connected_at),
+        ended_at=_dt(s.ended_at),
+        ended_reason=s.ended_reason,
+        failure_reason=s.failure_reason,
+        intervals_billed=int(s.billed),
+        interval_seconds=float(s.interval_seconds),
+        next_tick_at=_dt(
+            logic.tick_due(float(s.metered_from), int(s.billed) + 1, float(s.interval_seconds))
+            if metering
+            else None
+        ),
+        last_activity_at=_dt(s.last_activity),
+    )
+
+
+def appointment_out(a: models.Appointment) -> AppointmentOut:
+    return AppointmentOut(
+        id=a.appointment_id,
+        patient_id=a.patient_id,
+        doctor_id=a.doctor_id,
+        scheduled_at=_dt(a.scheduled_at),  # type: ignore[arg-type]
+        status=a.status,
+        note=a.note,
+        created_at=_dt(a.created_at),  # type: ignore[arg-type]
+        previous_scheduled_at=_dt(a.previous_scheduled_at),
+        proposed_by=a.proposed_by,
+        cancelled_by=a.cancelled_by,
+        cancellation_reason=a.cancellation_reason,
+    )
+
+
+def subscription_out(s: models.Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        patient_id=s.patient_id,
+        plan_id=s.plan_id,
+        status=s.status,
+        text_sessions_remaining=int(s.text_sessions_remaining or 0),
+        voice_calls_remaining=int(s.voice_calls_remaining or 0),
+        video_calls_remaining=int(s.video_calls_remaining or 0),
+    )
+
+
+def plan_out(p: models.Plan) -> PlanOut:
+    return PlanOut(
+        id=p.plan_id,
+        name=p.name,
+        text_sessions=int(p.text_sessions),
+        voice_calls=int(p.voice_calls),
+        video_calls=int(p.video_calls),
+        price=int(p.price),
+        currency=p.currency,
+    )
+
+
+def wallet_out(doctor_id: str) -> WalletOut:
+    w = models.get_wallet(doctor_id)
+    return WalletOut(
+        doctor_id=doctor_id,
+        balance=int(w.balance or 0) if w else 0,
+        credits_earned=int(w.credits_earned or 0) if w else 0,
+    )
+
+
+def ledger_out(entries: list[models.LedgerEntry]) -> LedgerOut:
+    return LedgerOut(
+        entries=[
+            LedgerEntryOut(
+                session_id=e.session_id,
+                interval=int(e.interval),
+                entry=e.entry,  # type: ignore[arg-type]
+                kind=e.kind,
+                party_id=e.party_id,
+                credits=int(e.credits),
+                amount=int(e.amount),
+                created_at=_dt(e.created_at),  # type: ignore[arg-type]
+            )
+            for e in entries
+        ]
+    )
+
+
+def _limit(call: Call, default: int = 50, most: int = 200) -> int:
+    raw = call.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise BadRequest(f"limit must be a whole number from 1 to {most}", code="invalid_limit")
+    return int(raw)
+
+
+def _viewer(call: Call) -> tuple[str, str]:
+    """Whose list to show: your own (as patient or doctor, ``?as=`` when you are both), or for
+    an admin the one named by ``?patient_id=`` / ``?doctor_id=``."""
+    assert call.principal
+    p = call.principal
+    if p.is_admin and ("patient_id" in call.query or "doctor_id" in call.query):
+        if "doctor_id" in call.query:
+            return call.query["doctor_id"], "doctor"
+        return call.query["patient_id"], "patient"
+    wanted = call.query.get("as")
+    roles = [r for r in ("patient", "doctor") if r in p.roles]
+    if wanted:
+        if wanted not in roles:
+            raise BadRequest("as must be one of your roles: patient or doctor", code="invalid_as")
+        return p.sub, wanted
+    if not roles:
+        raise BadRequest("admins list by ?patient_id= or ?doctor_id=", code="missing_filter")
+    return p.sub, roles[0]
+
+
+# --- plans, subscriptions, wallets --------------------------------------------------------------
+
+
+@api.route("/admin/consult/plans", "POST", body=PlanIn, response=PlanOut, status=201, roles=ADMIN)
+def create_plan(call: Call) -> PlanOut:
+    """Create a plan: credits per kind and a price."""
+    body: PlanIn = call.body
+    plan_id = ids.new_id("plan_")
+    plan = models.Plan(
+        f"PLAN#{plan_id}",
+        "PLAN",
+        plan_id=plan_id,
+        gsi1pk="PLANS",
+        gsi1sk=f"{body.name}#{plan_id}",
+        created_at=clock.now(),
+        **body.model_dump(),
+    )
+    models.save_plan(plan)
+    return plan_out(plan)
+
+
+@api.route("/consult/plans", response=PlanList)
+def list_plans(call: Call) -> PlanList:
+    """The plans on offer."""
+    return PlanList(plans=[plan_out(p) for p in models.list_plans()])
+
+
+@api.route(
+    "/admin/consult/subscriptions",
+    "POST",
+    body=SubscribeIn,
+    response=SubscriptionOut,
+    status=201,
+    roles=ADMIN,
+)
+def subscribe(call: Call) -> SubscriptionOut:
+    """Subscribe a patient to a plan: adds the plan's credits and (re)activates, once per reference."""
+    body: SubscribeIn = call.body
+    plan = models.get_plan(body.plan_id)
+    if plan is None:
+        raise NotFound(f"no plan {body.plan_id}")
+    credits = {
+        "text": int(plan.text_sessions),
+        "voice": int(plan.voice_calls),
+        "video": int(plan.video_calls),
+    }
+    if not models.grant(body.patient_id, body.reference, credits, plan.plan_id, call.principal.sub):  # type: ignore[union-attr]
+        raise Conflict(f"reference {body.reference} was already applied", code="already_applied")
+    return subscription_out(models.get_subscription(body.patient_id))  # type: ignore[arg-type]
+
+
+@api.route("/admin/consult/top-ups", "POST", body=TopUpIn, response=SubscriptionOut, status=201, roles=ADMIN)
+def top_up(call: Call) -> SubscriptionOut:
+    """Add credits of one kind to a patient, once per reference (e.g. the M-Pesa receipt)."""
+    body: TopUpIn = call.body
+    if not models.grant(body.patient_id, body.reference, {body.kind: body.credits}, None, call.principal.sub):  # type: ignore[union-attr]
+        raise Conflict(f"reference {body.reference} was already applied", code="already_applied")
+    return subscription_out(models.get_subscription(body.patient_id))  # type: ignore[arg-type]
+
+
+@api.route(
+    "/admin/consult/subscriptions/{patient_id}/status",
+    "PUT",
+    body=StatusIn,
+    response=SubscriptionOut,
+    roles=ADMIN,
+)
+def set_status(call: Call, patient_id: str) -> SubscriptionOut:
+    """Set a subscription's status (active, expired, suspended); only active ones are charged."""
+    if not models.set_subscription_status(patient_id, call.body.status):
+        raise NotFound(f"patient {patient_id} has no subscription")
+    return subscription_out(models.get_subscription(patient_id))  # type: ignore[arg-type]
+
+
+@api.route("/admin/consult/subscriptions/{patient_id}", response=SubscriptionOut, roles=ADMIN)
+def admin_subscription(call: Call, patient_id: str) -> SubscriptionOut:
+    """Any patient's subscription."""
+    subscription = models.get_subscription(patient_id)
+    if subscription is None:
+        raise NotFound(f"patient {patient_id} has no subscription")
+    return subscription_out(subscription)
+
+
+@api.route("/admin/consult/wallets/{doctor_id}", response=WalletOut, roles=ADMIN)
+def admin_wallet(call: Call, doctor_id: str) -> WalletOut:
+    """Any doctor's wallet."""
+    return wallet_out(doctor_id)
+
+
+@api.route("/me/consult/subscription", response=SubscriptionOut, roles=PATIENT)
+def my_subscription(call: Call) -> SubscriptionOut:
+    """Your credits per kind and subscription status."""
+    subscription = models.get_subscription(call.principal.sub)  # type: ignore[union-attr]
+    if subscription is None:
+        raise NotFound("you have no subscription yet", code="no_subscription")
+    return subscription_out(subscription)
+
+
+@api.route("/me/consult/wallet", response=WalletOut, roles=("doctor",))
+def my_wallet(call: Call) -> WalletOut:
+    """Your earnings (KES minor units) and the credits they came from."""
+    return wallet_out(call.principal.sub)  # type: ignore[union-attr]
+
+
+@api.route("/me/consult/ledger", response=LedgerOut, roles=("patient", "doctor"))
+def my_ledger(call: Call) -> LedgerOut:
+    """Your debits (patient) or awards (doctor), newest first."""
+    sub, role = _viewer(call)
+    return ledger_out(models.ledger_of(sub, role, _limit(call, 100, 500)))
+
+
+# --- text sessions ----------------------------------------------------------------------------
+
+
+@api.route("/text-sessions", "POST", body=CreateTextSession, response=SessionOut, status=201, roles=PATIENT)
+def create_text_session(call: Call) -> SessionOut:
+    """Ask a doctor for a text session (needs a text credit; 402 without)."""
+    return session_out(service.create_text_session(call.principal, call.body.doctor_id))  # type: ignore[arg-type]
+
+
+@api.route("/text-sessions", response=SessionList, roles=PARTIES)
+def list_text_sessions(call: Call) -> SessionList:
+    """Your text sessions, newest first."""
+    sub, role = _viewer(call)
+    sessions = [s for s in models.sessions_of(sub, role, _limit(call)) if s.kind == "text"]
+    return SessionList(sessions=[session_out(s) for s in sessions])
+
+
+@api.route("/text-sessions/{session_id}", response=SessionOut, roles=PARTIES)
+def get_text_session(call: Call, session_id: str) -> SessionOut:
+    """One text session."""
+    return session_out(service.load_session(session_id, call.principal, text=True)[0])  # type: ignore[arg-type]
+
+
+@api.route(
+    "/text-sessions/{session_id}/messages",
+    "POST",
+    body=MessageIn,
+    response=MessageOut,
+    status=201,
+    roles=PARTIES,
+)
+def post_message(call: Call, session_id: str) -> MessageOut:
+    """Send a message; the doctor's first one activates the session."""
+    m = service.send_message(session_id, call.principal, call.body.body)  # type: ignore[arg-type]
+    return _message_out(m)
+
+
+def _message_out(m: models.Message) -> MessageOut:
+    return MessageOut(
+        id=m.message_id,
+        session_id=m.session_id,
+        sender_id=m.sender_id,
+        sender_role=m.sender_role,
+        body=m.body,
+        created_at=_dt(m.created_at),  # type: ignore[arg-type]
+    )
+
+
+@api.route("/text-sessions/{session_id}/messages", response=MessageList, roles=PARTIES)
+def get_messages(call: Call, session_id: str) -> MessageList:
+    """The session's messages, oldest first (``?after=<message id>`` for the next page)."""
+    service.load_session(session_id, call.principal, text=True)  # type: ignore[arg-type]
+    after = call.query.get("after")
+    found = models.messages(session_id, _limit(call, 100, 500), after)
+    return MessageList(messages=[_message_out(m) for m in found])
+
+
+@api.route("/text-sessions/{session_id}/activity", "POST", response=SessionOut, roles=PARTIES)
+def post_activity(call: Call, session_id: str) -> SessionOut:
+    """Record that you are active in the session (only while it is active; 409 otherwise)."""
+    return session_out(service.record_activity(session_id, call.principal))  # type: ignore[arg-type]
+
+
+@api.route("/text-sessions/{session_id}/end", "POST", response=SessionOut, roles=PARTIES)
+def end_text_session(call: Call, session_id: str) -> SessionOut:
+    """End the session: bills the interval in progress; ending it again changes nothing."""
+    return session_out(service.end_session(session_id, call.principal, text=True))  # type: ignore[arg-type]
+
+
+@api.route("/text-sessions/{session_id}/ledger", response=LedgerOut, roles=PARTIES)
+def session_ledger(call: Call, session_id: str) -> LedgerOut:
+    """The debits and awards of one session, by interval."""
+    service.load_session(session_id, call.principal)  # type: ignore[arg-type]
+    return ledger_out(models.ledger_of_session(session_id))
+
+
+# --- calls ------------------------------------------------------------------------------------
+
+
+@api.route("/calls", "POST", body=StartCall, response=SessionOut, status=201, roles=PATIENT)
+def start_call(call: Call) -> SessionOut:
+    """Start a voice or video call (needs a credit of its kind; 402 without)."""
+    return session_out(service.start_call(call.principal, call.body.doctor_id, call.body.kind))  # type: ignore[arg-type]
+
+
+@api.route("/calls", response=SessionList, roles=PARTIES)
+def list_calls(call: Call) -> SessionList:
+    """Your calls, newest first."""
+    sub, role = _viewer(call)
+    calls = [s for s in models.sessions_of(sub, role, _limit(call)) if s.kind != "text"]
+    return SessionList(sessions=[session_out(s) for s in calls])
+
+
+@api.route("/calls/{session_id}", response=SessionOut, roles=PARTIES)
+def get_call(call: Call, session_id: str) -> SessionOut:
+    """One call."""
+    return session_out(service.load_session(session_id, call.principal, text=False)[0])  # type: ignore[arg-type]
+
+
+@api.route("/calls/{session_id}/connected", "POST", response=SessionOut, roles=PARTIES)
+def call_connected(call: Call, session_id: str) -> SessionOut:
+    """The call connected: metering starts (409 once the connection timeout has run out)."""
+    return session_out(service.call_connected(session_id, call.principal))  # type: ignore[arg-type]
+
+
+@api.route("/calls/{session_id}/end", "POST", response=SessionOut, roles=PARTIES)
+def end_call(call: Call, session_id: str) -> SessionOut:
+    """Hang up: bills the interval in progress if connected; free if it never connected."""
+    return session_out(service.end_session(session_id, call.principal, text=False))  # type: ignore[arg-type]
+
+
+# --- appointments -----------------------------------------------------------------------------
+
+
+@api.route("/appointments", "POST", body=BookAppointment, response=AppointmentOut, status=201, roles=PATIENT)
+def book(call: Call) -> AppointmentOut:
+    """Book a slot on the doctor's grid (409 ``slot_taken`` if someone holds it)."""
+    body: BookAppointment = call.body
+    return appointment_out(service.book(call.principal, body.doctor_id, body.scheduled_at, body.note))  # type: ignore[arg-type]
+
+
+@api.route("/appointments", response=AppointmentList, roles=PARTIES)
+def list_appointments(call: Call) -> AppointmentList:
+    """Your appointments, latest time first."""
+    sub, role = _viewer(call)
+    return AppointmentList(
+        appointments=[appointment_out(a) for a in models.appointments_of(sub, role, _limit(call))]
+    )
+
+
+@api.route("/appointments/{appointment_id}", response=AppointmentOut, roles=PARTIES)
+def get_appointment(call: Call, appointment_id: str) -> AppointmentOut:
+    """One appointment."""
+    return appointment_out(service._appointment_or_404(appointment_id, call.principal)[0])  # type: ignore[arg-type]
+
+
+@api.route("/appointments/{appointment_id}/confirm", "POST", response=AppointmentOut, roles=PARTIES)
+def confirm(call: Call, appointment_id: str) -> AppointmentOut:
+    """The doctor confirms a pending appointment."""
+    return appointment_out(service.confirm(appointment_id, call.principal))  # type: ignore[arg-type]
+
+
+@api.route(
+    "/appointments/{appointment_id}/reschedule",
+    "POST",
+    body=Reschedule,
+    response=AppointmentOut,
+    roles=PARTIES,
+)
+def reschedule(call: Call, appointment_id: str) -> AppointmentOut:
+    """Propose a new time: the slot lock moves at once (409 if the new slot is taken)."""
+    return appointment_out(service.propose_reschedule(appointment_id, call.principal, call.body.scheduled_at))  # type: ignore[arg-type]
+
+
+@api.route("/appointments/{appointment_id}/accept", "POST", response=AppointmentOut, roles=PARTIES)
+def accept(call: Call, appointment_id: str) -> AppointmentOut:
+    """The other party accepts a proposed time."""
+    return appointment_out(service.accept_reschedule(appointment_id, call.principal))  # type: ignore[arg-type]
+
+
+@api.route(
+    "/appointments/{appointment_id}/cancel", "POST", body=CancelIn, response=AppointmentOut, roles=PARTIES
+)
+def cancel(call: Call, appointment_id: str) -> AppointmentOut:
+    """Cancel (either party); the slot is free again at once."""
+    return appointment_out(service.cancel_appointment(appointment_id, call.principal, call.body.reason))  # type: ignore[arg-type]
+
+
+@api.route("/appointments/{appointment_id}/complete", "POST", response=AppointmentOut, roles=PARTIES)
+def complete(call: Call, appointment_id: str) -> AppointmentOut:
+    """The doctor marks a confirmed appointment done, after its time."""
+    return appointment_out(service.complete(appointment_id, call.principal))  # type: ignore[arg-type]
+
+
+@api.route("/doctors/{doctor_id}/slots", response=SlotList)
+def slots(call: Call, doctor_id: str) -> SlotList:
+    """The doctor's slot grid for one UTC day (``?date=YYYY-MM-DD``, default today), free or taken."""
+    raw = call.query.get("date") or clock.utcnow().strftime("%Y-%m-%d")
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise BadRequest("date must be YYYY-MM-DD", code="invalid_date") from None
+    minutes = settings().slot_minutes
+    grid = service.free_slots(doctor_id, day.timestamp(), minutes)
+    return SlotList(
+        doctor_id=doctor_id,
+        slot_minutes=minutes,
+        slots=[SlotOut(at=_dt(at), free=free) for at, free in grid],  # type: ignore[arg-type]
+    )

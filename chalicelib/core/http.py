@@ -25,7 +25,13 @@ from chalicelib.core.observability import logger
 
 JSON = "application/json"
 # Bodies are parsed as JSON whatever they claim to be, so a wrong one gets our 400, not a 415.
-_ACCEPTED = [JSON, "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]
+_ACCEPTED = [
+    JSON,
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+    "application/webhook+json",  # LiveKit's webhooks
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class Call:
     body: Any
     query: dict[str, str]
     headers: dict[str, str]
+    raw_body: bytes = b""  # the exact bytes, for bodies verified by a signature over them
+    source_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,15 @@ class Api:
                     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
                     principal = None if roles is None else authenticate(headers.get("authorization"), roles)
                     parsed = parse_body(request.raw_body, body) if body else None
-                    call = Call(principal, parsed, dict(request.query_params or {}), headers)
+                    identity = (request.context or {}).get("identity") or {}
+                    call = Call(
+                        principal,
+                        parsed,
+                        dict(request.query_params or {}),
+                        headers,
+                        request.raw_body or b"",
+                        identity.get("sourceIp"),
+                    )
                     return _render(fn(call, **params), status, content_type)
                 except MudaError as error:
                     return error_response(error)

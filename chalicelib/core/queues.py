@@ -102,6 +102,8 @@ def process_batch(
             except Exception:  # bookkeeping must never hide the original failure
                 logger.exception("could not record failure")
             raise
+        finally:
+            logger.thread_safe_clear_keys()  # a record's keys never label the next one's lines
 
     records = len(event.get("Records", []))
     processor = (

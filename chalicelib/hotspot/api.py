@@ -1,7 +1,230 @@
-"""Hotspot API routes."""
+"""Hotspot API routes: routers and packages (admin), the captive portal, payments and the
+M-Pesa callback (public)."""
 
 from __future__ import annotations
 
-from chalicelib.core.http import Api
+import html
+import json
+from functools import cache
+from pathlib import Path
+
+from chalice import Response
+
+from chalicelib.core.errors import MudaError, NotFound, Unprocessable
+from chalicelib.core.http import Api, Call
+from chalicelib.hotspot import logic, models, service
+from chalicelib.hotspot.schemas import (
+    InitiatePayment,
+    PackageIn,
+    PackageList,
+    PackageOut,
+    PackagePatch,
+    PaymentAccepted,
+    PaymentStatus,
+    PortalPackage,
+    PortalRouter,
+    RouterIn,
+    RouterList,
+    RouterOut,
+    RouterPatch,
+)
+from chalicelib.integrations.mpesa import DarajaError
 
 api = Api(__name__, tag="hotspot")
+ADMIN = ("admin",)
+PORTAL = Path(__file__).parent / "portal"
+
+
+class BadGateway(MudaError):
+    status, code = 502, "mpesa_unavailable"
+
+
+def _router_out(item: models.RouterItem) -> RouterOut:
+    return RouterOut.model_validate(
+        {k: getattr(item, k) for k in RouterOut.model_fields}, from_attributes=False
+    )
+
+
+def _package_out(item: models.PackageItem) -> PackageOut:
+    data = {k: getattr(item, k) for k in PackageOut.model_fields}
+    return PackageOut.model_validate(data)
+
+
+# --- routers (admin) -----------------------------------------------------------------------------
+
+
+@api.route("/admin/routers", "POST", body=RouterIn, response=RouterOut, status=201, roles=ADMIN)
+def create_router(call: Call) -> RouterOut:
+    """Add a router; its API password goes to Secrets Manager and is never returned."""
+    body: RouterIn = call.body
+    fields = body.model_dump(exclude={"password"}, mode="json")
+    return _router_out(models.create_router(fields, body.password))
+
+
+@api.route("/admin/routers", response=RouterList, roles=ADMIN)
+def list_routers(call: Call) -> RouterList:
+    """Every router with its health as last checked."""
+    return RouterList(routers=[_router_out(r) for r in models.list_routers()])
+
+
+@api.route("/admin/routers/{router_id}", response=RouterOut, roles=ADMIN)
+def get_router(call: Call, router_id: str) -> RouterOut:
+    """One router."""
+    router = models.get_router(router_id)
+    if router is None:
+        raise NotFound(f"no router {router_id}")
+    return _router_out(router)
+
+
+@api.route("/admin/routers/{router_id}", "PATCH", body=RouterPatch, response=RouterOut, roles=ADMIN)
+def update_router(call: Call, router_id: str) -> RouterOut:
+    """Change a router's fields; a new password replaces the secret's value."""
+    body: RouterPatch = call.body
+    fields = body.model_dump(exclude={"password"}, exclude_unset=True, mode="json")
+    if any(v is None for v in fields.values()):
+        raise Unprocessable("fields cannot be set to null", code="validation_error")
+    router = models.update_router(router_id, fields, body.password)
+    if router is None:
+        raise NotFound(f"no router {router_id}")
+    return _router_out(router)
+
+
+# --- packages (admin) ----------------------------------------------------------------------------
+
+
+def _check_routers(router_ids: list[str]) -> None:
+    missing = [r for r in router_ids if models.get_router(r) is None]
+    if missing:
+        raise Unprocessable(f"unknown router(s): {', '.join(missing)}", code="unknown_router")
+
+
+@api.route("/admin/packages", "POST", body=PackageIn, response=PackageOut, status=201, roles=ADMIN)
+def create_package(call: Call) -> PackageOut:
+    """Add a package (price, validity, limits, rate limit, shared users, routers it is sold on)."""
+    body: PackageIn = call.body
+    _check_routers(body.router_ids)
+    return _package_out(models.create_package(body.model_dump()))
+
+
+@api.route("/admin/packages", response=PackageList, roles=ADMIN)
+def list_packages(call: Call) -> PackageList:
+    """Every package (``?router=`` only those sold on a router)."""
+    return PackageList(packages=[_package_out(p) for p in models.list_packages(call.query.get("router"))])
+
+
+@api.route("/admin/packages/{package_id}", response=PackageOut, roles=ADMIN)
+def get_package(call: Call, package_id: str) -> PackageOut:
+    """One package."""
+    package = models.get_package(package_id)
+    if package is None:
+        raise NotFound(f"no package {package_id}")
+    return _package_out(package)
+
+
+@api.route("/admin/packages/{package_id}", "PATCH", body=PackagePatch, response=PackageOut, roles=ADMIN)
+def update_package(call: Call, package_id: str) -> PackageOut:
+    """Change a package; payments already started keep the price they were started at."""
+    body: PackagePatch = call.body
+    fields = body.model_dump(exclude_unset=True)
+    required = {"name", "price", "validity_seconds", "shared_users", "router_ids", "active"}
+    if any(fields.get(k, "") is None for k in required):
+        raise Unprocessable("name, price, validity, shared users, routers and active cannot be null")
+    if fields.get("router_ids"):
+        _check_routers(fields["router_ids"])
+    package = models.update_package(package_id, fields)
+    if package is None:
+        raise NotFound(f"no package {package_id}")
+    return _package_out(package)
+
+
+# --- the captive portal (public) -----------------------------------------------------------------
+
+
+@cache
+def _asset(name: str) -> str:
+    return (PORTAL / name).read_text(encoding="utf-8")
+
+
+@api.route("/portal", roles=None, content_type="text/html; charset=utf-8")
+def portal(call: Call) -> str:
+    """The captive portal page MikroTik's login.html redirects to (``?router=&mac=&ip=``)."""
+    context = {k: call.query.get(k, "") for k in ("router", "mac", "ip")}
+    page = _asset("index.html")
+    page = page.replace("/*STYLE*/", _asset("portal.css")).replace("/*SCRIPT*/", _asset("portal.js"))
+    config = html.escape(json.dumps(context), quote=True)
+    return page.replace("{{CONFIG}}", config)
+
+
+@api.route("/portal/routers/{router_id}/packages", response=PortalRouter, roles=None)
+def portal_packages(call: Call, router_id: str) -> PortalRouter:
+    """The active packages sold on a router, cheapest first."""
+    router = models.get_router(router_id)
+    if router is None:
+        raise NotFound("unknown router")
+    packages = [
+        PortalPackage(
+            package_id=p.package_id,
+            name=p.name,
+            price=int(p.price),
+            validity_seconds=int(p.validity_seconds),
+            validity=logic.routeros_duration(int(p.validity_seconds)),
+            limit_uptime_seconds=p.limit_uptime_seconds,
+            limit_bytes_total=p.limit_bytes_total,
+            rate_limit=p.rate_limit,
+        )
+        for p in models.list_packages(router_id, active_only=True)
+    ]
+    return PortalRouter(router_id=router.router_id, name=router.name, packages=packages)
+
+
+# --- payments (public) ---------------------------------------------------------------------------
+
+
+@api.route(
+    "/payments/initiate", "POST", body=InitiatePayment, response=PaymentAccepted, status=202, roles=None
+)
+def initiate_payment(call: Call) -> PaymentAccepted:
+    """Send the M-Pesa PIN prompt for a package; poll the status URL for the outcome."""
+    body: InitiatePayment = call.body
+    try:
+        payment = service.initiate(
+            package_id=body.package_id,
+            phone=body.phone_number,
+            mac=body.mac_address,
+            router_id=body.router_id,
+            ip=body.ip,
+        )
+    except service.NotSellable as error:
+        raise Unprocessable(str(error), code="package_not_available") from None
+    except DarajaError as error:
+        if error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 429):
+            raise Unprocessable(
+                f"M-Pesa refused the request: {error.message}", code="mpesa_rejected"
+            ) from None
+        raise BadGateway("M-Pesa is not answering right now; nothing was charged. Try again.") from None
+    return PaymentAccepted(
+        payment_id=payment.payment_id,
+        status=payment.status,
+        status_url=f"/payments/{payment.payment_id}",
+        message="Check your phone and enter your M-Pesa PIN.",
+    )
+
+
+@api.route("/payments/{payment_id}", response=PaymentStatus, roles=None)
+def payment_status(call: Call, payment_id: str) -> PaymentStatus:
+    """pending → paid → provisioned (with credentials), or failed/cancelled with a reason."""
+    if not payment_id.startswith("pay_") or len(payment_id) > 64:
+        raise NotFound("no such payment")
+    found = service.status(payment_id)
+    if found is None:
+        raise NotFound("no such payment")
+    return PaymentStatus.model_validate(found)
+
+
+@api.route("/mpesa/callback/{token}", "POST", roles=None)
+def mpesa_callback(call: Call, token: str) -> Response:
+    """Safaricom's STK callback: checked, recorded once, queued; acknowledged at once."""
+    answer = service.accept_callback(token, call.raw_body, call.source_ip)
+    return Response(
+        body=json.dumps(answer.body), status_code=answer.status, headers={"Content-Type": "application/json"}
+    )

@@ -1,8 +1,50 @@
-"""Local stack hooks of the consult domain (all optional; see infra.local.stack.DOMAINS).
+"""Local stack hooks of the consult domain: demo data for ``make run``.
 
-- ``provision()``: after the template is deployed (secrets, generated keys);
-- ``start(stack)``: before the API starts (simulator processes, env for the API/runtime);
-- ``seed(stack) -> list[str]``: demo data once everything runs; returns banner lines.
+``seed(stack)``: a plan, a doctor, a patient subscribed to it (5 text sessions, 2 voice calls,
+1 video call), their dev tokens, and the first curl of a walkthrough (docs/consult.md).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+DOCTOR, PATIENT = "doctor-1", "patient-1"
+
+
+def seed(stack: Any) -> list[str]:
+    from chalicelib.consult import models
+    from chalicelib.consult.settings import settings
+    from chalicelib.core import clock
+    from chalicelib.core.auth import dev_token
+
+    plan_id = "plan_demo_standard"
+    if models.get_plan(plan_id) is None:
+        models.save_plan(
+            models.Plan(
+                f"PLAN#{plan_id}",
+                "PLAN",
+                plan_id=plan_id,
+                name="Standard",
+                text_sessions=5,
+                voice_calls=2,
+                video_calls=1,
+                price=150_000,
+                currency="KES",
+                created_at=clock.now(),
+                gsi1pk="PLANS",
+                gsi1sk=f"Standard#{plan_id}",
+            )
+        )
+    models.grant(PATIENT, "demo-seed", {"text": 5, "voice": 2, "video": 1}, plan_id, "seed")
+    patient, doctor = dev_token(PATIENT, ["patient"]), dev_token(DOCTOR, ["doctor"])
+    api = stack.api_url
+    return [
+        "  consultations (docs/consult.md walks a session with curl):",
+        f"    {PATIENT} (5 text, 2 voice, 1 video credits; interval {settings().interval_seconds:g} s):",
+        f"      export PATIENT={patient}",
+        f"    {DOCTOR}:",
+        f"      export DOCTOR={doctor}",
+        f'    try: curl -s -X POST {api}/text-sessions -H "Authorization: Bearer $PATIENT" '
+        f'-d \'{{"doctor_id": "{DOCTOR}"}}\'',
+        "",
+    ]

@@ -1,8 +1,157 @@
-"""Local stack hooks of the hotspot domain (all optional; see infra.local.stack.DOMAINS).
+"""Local stack hooks of the hotspot's payments side (see infra.local.stack.DOMAINS).
 
-- ``provision()``: after the template is deployed (secrets, generated keys);
-- ``start(stack)``: before the API starts (simulator processes, env for the API/runtime);
-- ``seed(stack) -> list[str]``: demo data once everything runs; returns banner lines.
+- ``provision()``: the local Daraja credentials and callback path token (generated on first run
+  under ``.cache/local/``) into Secrets Manager, where the API reads them as it would in AWS;
+- ``start(stack)``: the Daraja simulator (``infra.local.daraja``) as its own process, and the
+  API's Daraja base URL and callback base URL pointed at it / at the API;
+- ``seed(stack)``: the demo router (the RouterOS simulator that ``infra/local/routers.py``
+  starts) and three packages, created through the admin API; prints the portal URL.
 """
 
 from __future__ import annotations
+
+import json
+import secrets
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG_FILE = ROOT / ".cache" / "local" / "hotspot-daraja.json"
+SHORTCODE = "174379"  # Safaricom's public sandbox shortcode
+DEMO_PORT = 18080
+DEMO_MAC = "AA:BB:CC:DD:EE:FF"
+DEMO_PACKAGES = [
+    {"name": "1 hour", "price": 10, "validity_seconds": 3600, "rate_limit": "2M/2M", "shared_users": 1},
+    {"name": "1 day", "price": 50, "validity_seconds": 86400, "rate_limit": "5M/5M", "shared_users": 2},
+    {
+        "name": "1 GB week",
+        "price": 200,
+        "validity_seconds": 7 * 86400,
+        "limit_bytes_total": 1073741824,
+        "rate_limit": "10M/10M",
+        "shared_users": 1,
+    },
+]
+
+
+def daraja_config() -> dict[str, str]:
+    """The local stack's Daraja keys and callback token: generated once, kept out of the repository."""
+    if not CONFIG_FILE.exists():
+        CONFIG_FILE.parent.mkdir(parents=True, exist_ok=True)
+        CONFIG_FILE.touch(mode=0o600)
+        CONFIG_FILE.write_text(
+            json.dumps(
+                {
+                    "consumer_key": secrets.token_urlsafe(18),
+                    "consumer_secret": secrets.token_urlsafe(24),
+                    "passkey": secrets.token_hex(32),
+                    "callback_token": secrets.token_urlsafe(30),
+                }
+            )
+        )
+    return json.loads(CONFIG_FILE.read_text())
+
+
+def provision() -> None:
+    from chalicelib.hotspot import models
+    from chalicelib.hotspot.settings import hotspot_settings
+
+    models.put_secret(hotspot_settings().daraja_secret, daraja_config())
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def start(stack: Any) -> None:
+    from infra.local.stack import free_port, wait_until
+
+    daraja_config()
+    port = DEMO_PORT if stack.api_port == 8000 and _port_free(DEMO_PORT) else free_port()
+    delay = stack.env.get("MUDA_LOCAL_DARAJA_DELAY_SECONDS", "3")
+    stack._spawn(
+        "daraja",
+        [
+            sys.executable,
+            "-m",
+            "infra.local.daraja",
+            "--port",
+            str(port),
+            "--delay",
+            delay,
+            "--shortcode",
+            SHORTCODE,
+            "--config",
+            str(CONFIG_FILE),
+        ],
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/health", timeout=0.5).ok
+        except requests.RequestException:
+            return False
+
+    wait_until(up, "Daraja simulator", 30)
+    stack.env.update(
+        {
+            "MUDA_HOTSPOT_DARAJA_BASE_URL": url,
+            "MUDA_HOTSPOT_DARAJA_SHORTCODE": SHORTCODE,
+            "MUDA_HOTSPOT_CALLBACK_BASE_URL": stack.api_url,
+            "MUDA_HOTSPOT_CALLBACK_IP_CHECK": "off",  # callbacks come from loopback here
+            "MUDA_LOCAL_DARAJA_URL": url,
+        }
+    )
+
+
+def seed(stack: Any) -> list[str]:
+    from chalicelib.core.auth import dev_token
+
+    env = stack.env
+    headers = {"Authorization": f"Bearer {dev_token('admin-1', ['admin'])}"}
+    lines = [
+        "",
+        "Hotspot (docs/hotspot.md)",
+        f"  Daraja sim     {env.get('MUDA_LOCAL_DARAJA_URL')} "
+        "(0700000001 cancels, ...02 times out, ...03 wrong PIN, ...09 sends no callback)",
+    ]
+    if not env.get("MUDA_LOCAL_ROUTER_HOST"):
+        return [*lines, "  no demo router: the RouterOS simulator is not running (MUDA_LOCAL_ROUTER_* unset)"]
+    router = requests.post(
+        f"{stack.api_url}/admin/routers",
+        headers=headers,
+        json={
+            "name": "Demo Cafe WiFi",
+            "host": env["MUDA_LOCAL_ROUTER_HOST"],
+            "port": int(env["MUDA_LOCAL_ROUTER_PORT"]),
+            "username": env["MUDA_LOCAL_ROUTER_USERNAME"],
+            "password": env["MUDA_LOCAL_ROUTER_PASSWORD"],
+            "login_url": f"{env['MUDA_LOCAL_DARAJA_URL']}/hotspot-login",
+        },
+        timeout=30,
+    )
+    router.raise_for_status()
+    router_id = router.json()["router_id"]
+    for package in DEMO_PACKAGES:
+        requests.post(
+            f"{stack.api_url}/admin/packages",
+            headers=headers,
+            json={**package, "router_ids": [router_id]},
+            timeout=30,
+        ).raise_for_status()
+    portal = f"{stack.api_url}/portal?router={router_id}&mac={DEMO_MAC}&ip=10.5.50.23"
+    return [
+        *lines,
+        f"  demo router    {router_id} (packages: 1 hour KES 10, 1 day KES 50, 1 GB week KES 200)",
+        f"  captive portal {portal}",
+    ]

@@ -1,8 +1,4 @@
-"""Local stack hooks of the notifications domain (all optional; see infra.local.stack.DOMAINS).
-
-- ``provision()``: after the template is deployed (secrets, generated keys);
-- ``start(stack)``: before the API starts (simulator processes, env for the API/runtime);
-- ``seed(stack) -> list[str]``: demo data once everything runs; returns banner lines.
-"""
+"""Local stack hooks of the notifications domain: none needed — the bus rule and queue come from
+infra/template.yaml, and the local event runtime runs the consumer like any SQS handler."""
 
 from __future__ import annotations

@@ -1,8 +1,81 @@
-"""Local stack hooks of the router side of the hotspot (RouterOS simulator) (all optional; see infra.local.stack.DOMAINS).
+"""Local stack hooks of the router side of the hotspot: the RouterOS simulator (infra.local.stack).
 
 - ``provision()``: after the template is deployed (secrets, generated keys);
 - ``start(stack)``: before the API starts (simulator processes, env for the API/runtime);
 - ``seed(stack) -> list[str]``: demo data once everything runs; returns banner lines.
+
+``start`` runs the RouterOS simulator (``infra.local.routeros``) as its own process: the demo
+router on 127.0.0.1:8728 for ``make run``, a free port for other stacks (the e2e tier) or when
+8728 is taken. The hotspot's seed hook registers it through the admin API from the env set here:
+``MUDA_LOCAL_ROUTER_HOST/PORT/USERNAME/PASSWORD`` (password generated on first run under
+``.cache/local/``) and ``MUDA_LOCAL_ROUTER_CONTROL_URL`` (the simulator's fault switches).
 """
 
 from __future__ import annotations
+
+import secrets
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD_FILE = ROOT / ".cache" / "local" / "routeros-password"
+USERNAME = "muda-api"
+DEMO_PORT, DEMO_CONTROL_PORT = 8728, 8780
+
+
+def router_password() -> str:
+    """The simulated router's API password: generated once, kept out of the repository."""
+    if not PASSWORD_FILE.exists():
+        PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
+        PASSWORD_FILE.touch(mode=0o600)
+        PASSWORD_FILE.write_text(secrets.token_urlsafe(18))
+    return PASSWORD_FILE.read_text().strip()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start(stack: Any) -> None:
+    from infra.local.stack import free_port, wait_until
+
+    demo = stack.api_port == 8000
+    port = DEMO_PORT if demo and _port_free(DEMO_PORT) else free_port()
+    control = DEMO_CONTROL_PORT if demo and _port_free(DEMO_CONTROL_PORT) else free_port()
+    password = router_password()
+    argv = [sys.executable, "-m", "infra.local.routeros", "--port", str(port), "--control-port", str(control)]
+    stack._spawn("routeros", [*argv, "--username", USERNAME, "--password", password])
+    wait_until(lambda: _accepts(port) and _accepts(control), "RouterOS simulator", 30)
+    stack.env.update(
+        {
+            "MUDA_LOCAL_ROUTER_HOST": "127.0.0.1",
+            "MUDA_LOCAL_ROUTER_PORT": str(port),
+            "MUDA_LOCAL_ROUTER_USERNAME": USERNAME,
+            "MUDA_LOCAL_ROUTER_PASSWORD": password,
+            "MUDA_LOCAL_ROUTER_CONTROL_URL": f"http://127.0.0.1:{control}",
+        }
+    )
+
+
+def seed(stack: Any) -> list[str]:
+    env = stack.env
+    return [
+        f"  RouterOS sim   {env['MUDA_LOCAL_ROUTER_HOST']}:{env['MUDA_LOCAL_ROUTER_PORT']} "
+        f"(user {env['MUDA_LOCAL_ROUTER_USERNAME']}; faults: {env['MUDA_LOCAL_ROUTER_CONTROL_URL']}/state)",
+        "                 `muda routers check` probes it; see docs/routers.md",
+    ]

@@ -6,7 +6,9 @@
   back after their visibility timeout and reach the DLQ by the queue's redrive policy;
 - fires every ``@app.schedule`` handler at its rate (or every ``MUDA_LOCAL_SCHEDULE_SECONDS``);
 - fires EventBridge Scheduler one-time schedules at their time: sends the target input to the
-  target queue, then deletes the schedule (``ActionAfterCompletion=DELETE``).
+  target queue, then deletes the schedule (``ActionAfterCompletion=DELETE``);
+- runs the Lambdas that live outside the Chalice app (``functions/``, see ``functions()``) on
+  their queue or rate the same way, as infra/template.yaml wires them on AWS.
 
 It holds no state of its own: the emulator keeps every message, so killing it loses nothing.
 Run: ``python -m infra.local.runtime``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import re
 import signal
 import threading
@@ -41,6 +44,38 @@ SCHEDULER_POLL_SECONDS = 0.5  # discovery of new or changed schedules
 SCHEDULER_TICK_SECONDS = 0.1  # firing of known ones
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
 _UNIT = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda outside the Chalice app: its handler and its SQS queue or its rate (the same
+    attribute names as Chalice's event configs, so the loops below take either)."""
+
+    name: str
+    handler_string: str  # "package.module.function"
+    queue: str | None = None  # full queue name
+    batch_size: int = 10
+    maximum_concurrency: int | None = None
+    rate: float | None = None  # seconds between runs
+
+    def load(self) -> Any:
+        module, _, function = self.handler_string.rpartition(".")
+        return getattr(importlib.import_module(module), function)
+
+
+def functions() -> list[Function]:
+    """The functions/ Lambdas as the template wires them (RouterProvisioner* resources)."""
+    settings = get_settings()
+    return [
+        Function(
+            "router_provisioner",
+            "functions.router_provisioner.handler.handle",
+            queue=settings.name("provisioning"),
+            batch_size=5,
+            maximum_concurrency=3,
+        ),
+        Function("router_health_check", "functions.router_provisioner.handler.health_check", rate=60),
+    ]
 
 
 @dataclass
@@ -113,8 +148,8 @@ class Runtime:
         self.region = get_settings().region
 
     def start(self) -> None:
-        for source in self.app.event_sources:
-            if isinstance(source, SQSEventConfig):
+        for source in [*self.app.event_sources, *functions()]:
+            if isinstance(source, SQSEventConfig) or (isinstance(source, Function) and source.queue):
                 # Like Lambda: a few pollers feed up to `maximum_concurrency` concurrent invocations.
                 concurrency = source.maximum_concurrency or self.default_concurrency
                 pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"lambda:{source.name}")
@@ -122,10 +157,13 @@ class Runtime:
                 self.pools.append(pool)
                 for n in range(self.pollers_per_queue):
                     self._spawn(f"sqs:{source.queue}:{n}", self._poll_queue, source, pool, slots)
-            elif isinstance(source, ScheduledEventConfig):
+            elif isinstance(source, ScheduledEventConfig | Function):
                 self._spawn(f"schedule:{source.name}", self._run_schedule, source)
         self._spawn("scheduler", self._discover_schedules)
         self._spawn("scheduler-fire", self._fire_schedules)
+
+    def _handler(self, source: Any) -> Any:
+        return source.load() if isinstance(source, Function) else self.app.handler_map[source.name]
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=self._guard, args=(name, target, *args), name=name, daemon=True)
@@ -151,7 +189,7 @@ class Runtime:
     # --- SQS event sources ----------------------------------------------------------------
 
     def _poll_queue(
-        self, source: SQSEventConfig, pool: ThreadPoolExecutor, slots: threading.Semaphore
+        self, source: SQSEventConfig | Function, pool: ThreadPoolExecutor, slots: threading.Semaphore
     ) -> None:
         sqs = client("sqs")
         url, arn = queue_url(source.queue), queue_arn(source.queue)
@@ -171,9 +209,11 @@ class Runtime:
                 continue
             pool.submit(self._invoke, source, url, arn, messages).add_done_callback(lambda _: slots.release())
 
-    def _invoke(self, source: SQSEventConfig, url: str, arn: str, messages: list[dict[str, Any]]) -> None:
+    def _invoke(
+        self, source: SQSEventConfig | Function, url: str, arn: str, messages: list[dict[str, Any]]
+    ) -> None:
         """One Lambda invocation: delete what succeeded; the rest returns after its visibility timeout."""
-        handler = self.app.handler_map[source.name]
+        handler = self._handler(source)
         try:
             result = handler(sqs_event(messages, arn, self.region), LambdaContext(source.name))
         except Exception:
@@ -191,10 +231,11 @@ class Runtime:
 
     # --- @app.schedule --------------------------------------------------------------------
 
-    def _run_schedule(self, source: ScheduledEventConfig) -> None:
+    def _run_schedule(self, source: ScheduledEventConfig | Function) -> None:
         override = get_settings().local_schedule_seconds
-        period = override or rate_seconds(source.schedule_expression)
-        handler = self.app.handler_map[source.name]
+        rate = source.rate if isinstance(source, Function) else rate_seconds(source.schedule_expression)
+        period = override or rate
+        handler = self._handler(source)
         next_at = time.monotonic() + period
         while not self.stop_event.wait(max(0.0, next_at - time.monotonic())):
             next_at += period

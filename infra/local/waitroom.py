@@ -1,8 +1,51 @@
-"""Local stack hooks of the waitroom domain (all optional; see infra.local.stack.DOMAINS).
+"""Local stack hooks of the waitroom domain (see infra.local.stack.DOMAINS).
 
-- ``provision()``: after the template is deployed (secrets, generated keys);
-- ``start(stack)``: before the API starts (simulator processes, env for the API/runtime);
-- ``seed(stack) -> list[str]``: demo data once everything runs; returns banner lines.
+- ``provision()``: the checkout-token key ring in Secrets Manager (a first key generated);
+- ``seed(stack)``: an active demo event, tokens to try it with, and the pour command.
 """
 
 from __future__ import annotations
+
+import contextlib
+
+from chalicelib.core.auth import dev_token
+from chalicelib.core.errors import Conflict
+
+DEMO_EVENT = "demo-sale"
+
+
+def provision() -> None:
+    from chalicelib.waitroom import tokens
+
+    tokens.ensure_key()
+
+
+def seed(stack: object) -> list[str]:
+    from chalicelib.waitroom import service
+    from chalicelib.waitroom.schemas import CreateEvent
+
+    with contextlib.suppress(Conflict):  # seeded on an earlier run
+        service.create_event(
+            CreateEvent(
+                id=DEMO_EVENT,
+                name="Demo sale (waiting room)",
+                max_concurrent=5,
+                batch_size=5,
+                checkout_minutes=2,
+                session_ttl_minutes=120,
+                status="active",
+            )
+        )
+    api = getattr(stack, "api_url", "http://127.0.0.1:8000")
+    user = dev_token("fan-1", ["patient"])
+    admin = dev_token("admin-1", ["admin"])
+    return [
+        "",
+        f"  Waiting room: event '{DEMO_EVENT}' is active (cap 5, checkout 2 min). See docs/waitroom.md.",
+        f"    USER={user}",
+        f"    ADMIN={admin}",
+        f'    curl -s -X POST -H "Authorization: Bearer $USER" {api}/waitroom/events/{DEMO_EVENT}/join',
+        f'    curl -s -H "Authorization: Bearer $ADMIN" {api}/waitroom/events/{DEMO_EVENT}/stats',
+        f"    .venv/bin/muda waitroom pour {DEMO_EVENT} 50   # 50 simulated users, watch them admitted",
+        "",
+    ]

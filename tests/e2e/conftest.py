@@ -17,6 +17,12 @@ SCALED = {
     "MUDA_TIMER_SWEEP_GRACE_SECONDS": "2",
     "MUDA_TIMER_LEASE_SECONDS": "15",  # longer than any handler run here, even in a restart burst
     "MUDA_LOCAL_SCHEDULE_SECONDS": "2",
+    "MUDA_CONSULT_INTERVAL_SECONDS": "2",  # consultation billing intervals (AWS: 600)
+    "MUDA_ROUTERS_BACKOFF_SECONDS": "1,1,1,1,1",  # provisioning retries (AWS: 5,15,30,60,120)
+    "MUDA_ROUTERS_TIMEOUT_SECONDS": "2",
+    "MUDA_WAITROOM_GAP_GRACE_SECONDS": "1",  # a burned ticket holds the line this long (AWS: 5)
+    "MUDA_LOCAL_DARAJA_DELAY_SECONDS": "0.3",  # the simulated PIN entry (make run: 3 s)
+    "MUDA_HOTSPOT_QUERY_AFTER_SECONDS": "2,3,4,6",  # STK query fallback (AWS: 30,60,120,300)
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 

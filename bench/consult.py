@@ -1,0 +1,219 @@
+"""Consultations on the local stack (moto_server + the event runtime in-process), 2 s intervals.
+
+1. AWS calls per tick: one due tick fired in-process, its calls counted by operation.
+2. Tick lateness with N concurrent active sessions (default 500) at a 2 s interval: every
+   session activated, each billed until its credits run out; lateness = when the tick's handler
+   ran (the ledger's ``created_at``) minus ``activated_at + i·interval``.
+3. Booking throughput: distinct slots booked by concurrent patients, and 100 patients racing
+   for one slot; calls per booking.
+
+The emulator is the local stack's (``infra/local/emulator.py``, with atomic transactions: stock
+moto reverts other requests' writes when a transaction is cancelled, which this load hits on
+every duplicate tick and losing booking).
+
+Run: ``make bench`` (or ``python -m bench.consult --sessions 500``). Prints figures, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import CallCounter, emulator, summary
+
+ENV = {
+    "MUDA_CONSULT_INTERVAL_SECONDS": "2",
+    # idle check and request expiry within SQS's delay range: the bench measures ticks, not Scheduler
+    "MUDA_CONSULT_IDLE_SECONDS": "600",
+    "MUDA_CONSULT_PENDING_TIMEOUT_SECONDS": "600",
+    "MUDA_TIMER_SWEEP_GRACE_SECONDS": "5",
+    "MUDA_LOCAL_SCHEDULE_SECONDS": "5",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+CREDITS = 5  # default: 4 ticks that continue, then the one that takes the last credit and ends
+
+
+def principal(sub: str, role: str):  # type: ignore[no-untyped-def]
+    from chalicelib.core.auth import Principal
+
+    return Principal(sub=sub, roles=frozenset({role}))
+
+
+def start_session(run: str, n: int, credits: int = CREDITS) -> str:
+    from chalicelib.consult import models, service
+
+    patient, doctor = f"{run}-p{n}", f"{run}-d{n % 50}"
+    models.grant(patient, f"{run}-{n}", {"text": credits}, None, "bench")
+    session = service.create_text_session(principal(patient, "patient"), doctor)
+    service.send_message(session.session_id, principal(doctor, "doctor"), "hello")
+    return session.session_id
+
+
+def calls_per_tick(counter: CallCounter) -> Counter[str]:
+    """Fire one due tick in-process (as the timers consumer would) and count its AWS calls."""
+    from chalicelib.consult import models, service
+    from chalicelib.core import timers
+
+    sid = start_session("cpt", 0)
+    meter = models.Meter.of(models.get_session(sid))
+    item = timers.get(service.TICK, service.tick_key(meter, 1))
+    while time.time() < item.due_at:
+        time.sleep(0.05)
+    with counter.window() as calls:
+        timers.fire(item.id, float(item.due_at))
+    return calls
+
+
+def lateness(count: int, workers: int, credits: int) -> tuple[list[float], int, float]:
+    """Activate ``count`` sessions, wait until each has billed all its credits, read the ledgers."""
+    from chalicelib.consult import models
+
+    run = f"lt{int(time.time())}"
+    began = time.monotonic()
+    with ThreadPoolExecutor(workers) as pool:
+        sids = list(pool.map(lambda n: start_session(run, n, credits), range(count)))
+    setup = time.monotonic() - began
+    deadline = time.monotonic() + 180  # a saturated emulator: report what finished
+    open_ = set(sids)
+    while open_ and time.monotonic() < deadline:
+        with ThreadPoolExecutor(workers) as pool:
+            done = [
+                s
+                for s, st in zip(list(open_), pool.map(models.get_session, list(open_)), strict=True)
+                if st.status == "ended"
+            ]
+        open_ -= set(done)
+        time.sleep(1)
+    late: list[float] = []
+
+    def read(sid: str) -> list[float]:
+        session = models.get_session(sid)
+        return [
+            float(e.created_at)
+            - (float(session.activated_at) + int(e.interval) * float(session.interval_seconds))
+            for e in models.ledger_of_session(sid)
+            if e.entry == "debit"
+        ]
+
+    with ThreadPoolExecutor(workers) as pool:
+        for values in pool.map(read, sids):
+            late.extend(values)
+    for sid in sorted(open_)[:5]:  # what an unfinished session looks like (for the report)
+        from chalicelib.consult import service
+        from chalicelib.core import timers
+
+        s = models.get_session(sid)
+        ticks = [
+            (t.key.rsplit(":", 1)[-1], t.state, t.attempts, (t.last_error or "")[:80])
+            for t in timers.TimerItem.scan(timers.TimerItem.id.startswith(f"{service.TICK}#{sid}"))
+        ]
+        print(
+            f"  unfinished {sid}: {s.status}, billed {s.billed}, metered_from {s.metered_from}, ticks {ticks}"
+        )
+    return late, len(open_), setup
+
+
+def bookings(
+    count: int, workers: int, counter: CallCounter
+) -> tuple[float, float, Counter[str], Counter[int]]:
+    from chalicelib.consult import service
+    from chalicelib.core.errors import Conflict
+
+    base = (int(time.time()) // 1800 + 48) * 1800
+    with counter.window() as calls:
+        began = time.monotonic()
+        with ThreadPoolExecutor(workers) as pool:
+            list(
+                pool.map(
+                    lambda n: service.book(
+                        principal(f"bk-p{n}", "patient"),
+                        f"bk-d{n % 20}",
+                        datetime.fromtimestamp(base + (n // 20) * 1800, tz=UTC),
+                        None,
+                    ),
+                    range(count),
+                )
+            )
+        distinct = count / (time.monotonic() - began)
+
+    def contend(n: int) -> int:
+        try:
+            service.book(
+                principal(f"bc-p{n}", "patient"), "bc-doctor", datetime.fromtimestamp(base, tz=UTC), None
+            )
+            return 201
+        except Conflict:
+            return 409
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(100) as pool:
+        outcomes = Counter(pool.map(contend, range(100)))
+    contended = time.monotonic() - began
+    return distinct, contended, calls, outcomes
+
+
+def main() -> None:
+    from chalicelib.core.observability import logger, metrics
+
+    logger.setLevel("WARNING")
+    metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument("--bookings", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--credits", type=int, default=CREDITS, help="per session: its ticks")
+    args = parser.parse_args()
+
+    with emulator(ENV, Path(tempfile.mkdtemp(prefix="bench-consult-"))):
+        from app import app
+        from chalicelib.consult import models
+        from chalicelib.core import db, timers
+        from infra.local.runtime import Runtime
+
+        db.warm_up()
+        counter = CallCounter()
+        consult_models = [
+            models.Session,
+            models.Subscription,
+            models.SlotLock,
+            models.Appointment,
+            models.Wallet,
+        ]
+        counter.hook_all(["sqs", "scheduler", "events"], [timers.TimerItem, *consult_models])
+        print(f"consult: local stack, runtime in-process; 2 s interval, {args.credits} credits")
+        tick_calls = calls_per_tick(counter)  # before the runtime starts: nothing else is calling
+        runtime = Runtime(app)
+        runtime.start()
+        try:
+            late, unfinished, setup = lateness(args.sessions, args.workers, args.credits)
+        finally:
+            runtime.stop()
+        distinct, contended, book_calls, outcomes = bookings(args.bookings, args.workers, counter)
+
+    print("\nAWS calls of one tick ('(timers)' UpdateItems: the spine's claim and finish of the timer):")
+    for op, n in sorted(tick_calls.items()):
+        print(f"  {op:45}{n:>4}")
+    own = {op: n for op, n in tick_calls.items() if op != "dynamodb:UpdateItem(timers)"}
+    listed = ", ".join(f"{n} {op}" for op, n in sorted(own.items()))
+    print(f"  consult's own: {sum(own.values())} calls ({listed})")
+    s = summary(late)
+    print(
+        f"\n{args.sessions} sessions activated in {setup:.1f} s; ticks billed {len(late)} "
+        f"(expected {args.sessions * args.credits}); sessions not ended in time: {unfinished}"
+    )
+    ms = {k: round(v * 1000) for k, v in s.items()}
+    print(f"tick lateness: p50 {ms['p50']} ms, p99 {ms['p99']} ms, max {ms['max']} ms")
+    print(f"\nbookings: {args.bookings} distinct slots, {args.workers} threads: {distinct:.0f} bookings/s")
+    per = {op: round(n / args.bookings, 2) for op, n in sorted(book_calls.items())}
+    print(f"  calls per booking: {per}")
+    print(f"  100 racing for one slot: {dict(outcomes)} in {contended * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

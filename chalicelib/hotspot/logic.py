@@ -1,0 +1,211 @@
+"""Hotspot rules without AWS: phone and MAC formats, RouterOS durations, what a Daraja result
+means for a payment, renewals, the provisioning commands and what the buyer is shown."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+PHONE = re.compile(r"^254[17]\d{8}$")
+MAC = re.compile(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$")
+RATE_LIMIT = re.compile(r"^\d+[kKmMgG]?/\d+[kKmMgG]?$")
+
+PENDING, PAID, FAILED, CANCELLED = "pending", "paid", "failed", "cancelled"
+ACTIVE, EXPIRED = "active", "expired"
+
+# Daraja result codes → (payment status, reason code, what the buyer reads)
+RESULTS: dict[str, tuple[str, str, str]] = {
+    "1": (FAILED, "insufficient_funds", "Your M-Pesa balance is not enough for this package."),
+    "1001": (FAILED, "subscriber_locked", "M-Pesa is busy with another transaction on your line. Try again."),
+    "1019": (FAILED, "expired", "The payment request expired. Try again."),
+    "1025": (FAILED, "push_not_sent", "M-Pesa could not send the prompt to your phone. Try again."),
+    "9999": (FAILED, "push_not_sent", "M-Pesa could not send the prompt to your phone. Try again."),
+    "1032": (CANCELLED, "cancelled", "You cancelled the payment on your phone."),
+    "1037": (FAILED, "timeout", "We could not reach your phone, or the PIN was not entered in time."),
+    "2001": (FAILED, "wrong_pin", "The M-Pesa PIN was wrong. Try again."),
+}
+REASONS = {
+    "amount_mismatch": "The amount paid does not match the package price; contact support with your receipt.",
+    "receipt_reused": "This M-Pesa receipt was already used.",
+    "no_result": "M-Pesa gave no answer for this payment. If you were charged, contact support.",
+}
+
+
+class InvalidInput(ValueError):
+    """A value a client sent that we cannot use (the API renders it as 422)."""
+
+
+def normalize_phone(raw: str) -> str:
+    """``07XXXXXXXX``, ``01XXXXXXXX``, ``+2547…``, ``2541…`` → ``2547XXXXXXXX`` / ``2541XXXXXXXX``."""
+    digits = re.sub(r"[\s\-()]", "", raw or "")
+    if digits.startswith("+"):
+        digits = digits[1:]
+    if digits.startswith("0") and len(digits) == 10:
+        digits = "254" + digits[1:]
+    elif len(digits) == 9 and digits[0] in "17":
+        digits = "254" + digits
+    if not PHONE.match(digits):
+        raise InvalidInput("phone_number must be a Kenyan mobile number such as 0712345678 or 254712345678")
+    return digits
+
+
+def normalize_mac(raw: str) -> str:
+    mac = (raw or "").strip().upper().replace("-", ":")
+    if not MAC.match(mac):
+        raise InvalidInput("mac_address must look like AA:BB:CC:DD:EE:FF")
+    return mac
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:6] + "***" + phone[-3:] if len(phone) >= 9 else "***"
+
+
+def routeros_duration(seconds: int | float) -> str:
+    """Seconds → RouterOS duration (``1d2h30m``; ``0s`` for nothing)."""
+    total = max(0, int(seconds))
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one Daraja result (callback or query) does to a pending payment."""
+
+    status: str  # paid | failed | cancelled
+    reason: str | None = None  # machine reason for failed/cancelled
+    message: str | None = None  # human text
+
+
+def judge(result_code: str, result_desc: str, amount: Decimal | None, price: int) -> Outcome:
+    """Paid only on code 0 with the exact price (a callback's amount; a query carries none)."""
+    if result_code == "0":
+        if amount is not None and amount != Decimal(price):
+            return Outcome(FAILED, "amount_mismatch", REASONS["amount_mismatch"])
+        return Outcome(PAID)
+    status, reason, message = RESULTS.get(
+        result_code, (FAILED, f"mpesa_{result_code}", result_desc or "M-Pesa declined the payment.")
+    )
+    return Outcome(status, reason, message)
+
+
+def new_credentials(phone: str) -> tuple[str, str]:
+    """A hotspot username (stable per phone) and a random password to type on the router page."""
+    username = "m" + phone[-9:]
+    alphabet = string.ascii_lowercase.replace("l", "") + "23456789"
+    return username, "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+@dataclass(frozen=True)
+class Term:
+    """A subscription's paid-for access after a purchase (new or renewed)."""
+
+    starts_at: float
+    expires_at: float
+    limit_uptime_seconds: int | None
+    limit_bytes_total: int | None
+
+
+def purchase_term(
+    now: float,
+    validity_seconds: int,
+    limit_uptime_seconds: int | None,
+    limit_bytes_total: int | None,
+    current: Term | None = None,
+) -> Term:
+    """A new term, or the current one extended: validity is added to the later of now and the
+    current expiry; uptime and data caps add up (RouterOS counts them cumulatively per user)."""
+    if current is None or current.expires_at <= now:
+        return Term(now, now + validity_seconds, limit_uptime_seconds, limit_bytes_total)
+
+    def add(a: int | None, b: int | None) -> int | None:
+        return None if a is None or b is None else a + b
+
+    return Term(
+        current.starts_at,
+        current.expires_at + validity_seconds,
+        add(current.limit_uptime_seconds, limit_uptime_seconds),
+        add(current.limit_bytes_total, limit_bytes_total),
+    )
+
+
+def provision_command(
+    *,
+    subscription_id: str,
+    router_id: str,
+    version: int,
+    username: str,
+    password: str,
+    package_id: str,
+    rate_limit: str | None,
+    shared_users: int,
+    term: Term,
+    now: float,
+    mac: str | None,
+    ip: str | None,
+) -> dict[str, Any]:
+    """The provisioning queue message (the contract with the router provisioner)."""
+    return {
+        "action": "provision",
+        "subscription_id": subscription_id,
+        "router_id": router_id,
+        "version": version,
+        "username": username,
+        "password": password,
+        "profile": {
+            "name": f"muda-{package_id}",
+            "rate_limit": rate_limit,
+            "shared_users": shared_users,
+            "session_timeout": routeros_duration(term.expires_at - now),
+        },
+        "limit_uptime": routeros_duration(term.limit_uptime_seconds) if term.limit_uptime_seconds else None,
+        "limit_bytes_total": term.limit_bytes_total,
+        "comment": f"muda {subscription_id} until {iso(term.expires_at)}",
+        "mac": mac,
+        "ip": ip,
+    }
+
+
+def deprovision_command(
+    *, subscription_id: str, router_id: str, version: int, username: str, mac: str | None
+) -> dict[str, Any]:
+    return {
+        "action": "deprovision",
+        "subscription_id": subscription_id,
+        "router_id": router_id,
+        "version": version,
+        "username": username,
+        "mac": mac,
+    }
+
+
+def public_state(
+    payment_status: str, provision_status: str | None, paid_version: int | None, sub_version: int | None
+) -> str:
+    """What the portal shows: pending → paid → provisioned, or failed/cancelled/provision_failed."""
+    if payment_status != PAID:
+        return payment_status
+    if sub_version is not None and paid_version is not None and sub_version > paid_version:
+        return "provisioned"  # renewed again since: this purchase's access is on the router
+    if provision_status == "provisioned":
+        return "provisioned"
+    if provision_status == "provision_failed":
+        return "provision_failed"
+    if provision_status == "deprovisioned":
+        return "expired"
+    return PAID

@@ -1,0 +1,177 @@
+"""Request/response models of the hotspot API."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
+
+from chalicelib.hotspot import logic
+
+
+def _phone(value: str) -> str:
+    return logic.normalize_phone(value)
+
+
+def _mac(value: str) -> str:
+    return logic.normalize_mac(value)
+
+
+def _ip(value: str) -> str:
+    return str(ipaddress.IPv4Address(value.strip()))
+
+
+def _rate(value: str) -> str:
+    if not logic.RATE_LIMIT.match(value):
+        raise ValueError("rate_limit must be RouterOS rx/tx such as 2M/5M")
+    return value
+
+
+Phone = Annotated[str, AfterValidator(_phone)]
+Mac = Annotated[str, AfterValidator(_mac)]
+IPv4 = Annotated[str, AfterValidator(_ip)]
+RateLimit = Annotated[str, AfterValidator(_rate)]
+Name = Annotated[str, Field(min_length=1, max_length=80)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- routers -------------------------------------------------------------------------------------
+
+
+class RouterIn(_Strict):
+    name: Name
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=8728, ge=1, le=65535)
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256, description="Stored in Secrets Manager only.")
+    login_url: HttpUrl
+    hotspot_server: str | None = Field(default=None, max_length=64)
+
+
+class RouterPatch(_Strict):
+    name: Name | None = None
+    host: str | None = Field(default=None, min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=64)
+    password: str | None = Field(default=None, min_length=1, max_length=256)
+    login_url: HttpUrl | None = None
+    hotspot_server: str | None = Field(default=None, max_length=64)
+
+
+class RouterOut(BaseModel):
+    router_id: str
+    name: str
+    host: str
+    port: int
+    username: str
+    login_url: str
+    hotspot_server: str | None = None
+    status: str
+    last_seen_at: float | None = None
+    status_changed_at: float | None = None
+    created_at: float
+
+
+class RouterList(BaseModel):
+    routers: list[RouterOut]
+
+
+# --- packages ------------------------------------------------------------------------------------
+
+
+class PackageIn(_Strict):
+    name: Name
+    price: int = Field(ge=1, le=250000, description="Whole KES (M-Pesa takes integers).")
+    validity_seconds: int = Field(ge=1, le=366 * 86400, description="Wall-clock access from activation.")
+    limit_uptime_seconds: int | None = Field(default=None, ge=60, description="Cumulative online time.")
+    limit_bytes_total: int | None = Field(default=None, ge=1, description="Data cap, bytes up + down.")
+    rate_limit: RateLimit | None = None
+    shared_users: int = Field(default=1, ge=1, le=100)
+    router_ids: list[Id] = Field(min_length=1, max_length=100)
+    active: bool = True
+
+
+class PackagePatch(_Strict):
+    name: Name | None = None
+    price: int | None = Field(default=None, ge=1, le=250000)
+    validity_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+    limit_uptime_seconds: int | None = Field(default=None, ge=60)
+    limit_bytes_total: int | None = Field(default=None, ge=1)
+    rate_limit: RateLimit | None = None
+    shared_users: int | None = Field(default=None, ge=1, le=100)
+    router_ids: list[Id] | None = Field(default=None, min_length=1, max_length=100)
+    active: bool | None = None
+
+
+class PackageOut(BaseModel):
+    package_id: str
+    name: str
+    price: int
+    validity_seconds: int
+    limit_uptime_seconds: int | None = None
+    limit_bytes_total: int | None = None
+    rate_limit: str | None = None
+    shared_users: int
+    router_ids: list[str]
+    active: bool
+    created_at: float
+
+
+class PackageList(BaseModel):
+    packages: list[PackageOut]
+
+
+class PortalPackage(BaseModel):
+    package_id: str
+    name: str
+    price: int
+    validity_seconds: int
+    validity: str
+    limit_uptime_seconds: int | None = None
+    limit_bytes_total: int | None = None
+    rate_limit: str | None = None
+
+
+class PortalRouter(BaseModel):
+    router_id: str
+    name: str
+    packages: list[PortalPackage]
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+class InitiatePayment(_Strict):
+    package_id: Id
+    phone_number: Phone
+    mac_address: Mac
+    router_id: Id
+    ip: IPv4 | None = None
+
+
+class PaymentAccepted(BaseModel):
+    payment_id: str
+    status: str
+    status_url: str
+    message: str
+
+
+class PaymentStatus(BaseModel):
+    payment_id: str
+    status: str = Field(
+        description="pending | paid | provisioned | failed | cancelled | provision_failed | expired"
+    )
+    package: dict[str, Any]
+    phone: str
+    reason: str | None = None
+    message: str | None = None
+    receipt: str | None = None
+    username: str | None = None
+    password: str | None = None
+    login_url: str | None = None
+    expires_at: str | None = None

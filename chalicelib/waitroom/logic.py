@@ -1,0 +1,262 @@
+"""Waiting-room rules without AWS: places in line, who an admission attempt takes or skips, ETA,
+rates and token claims.
+
+A place in line is a ticket from a per-event, per-lane counter (``next_<lane>``); each lane has a
+cursor (``cursor_<lane>``): the last ticket the admitter has *passed* (admitted, or skipped because
+abandoned, expired, revoked or never written). Everything behind the cursor has left the line, so
+"places ahead" is two subtractions whatever the queue length:
+
+    places ahead of ticket t in lane L = (t - cursor_L - 1) + (the priority lane's places, if L is normal)
+
+Abandoned places still count until the cursor reaches them (nobody knows they left until then); the
+ETA divides by the *pass* rate (places passed per second, skipped ones included), so it stays right.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Lane = Literal["v", "n"]  # priority (VIP) first, then normal
+LANES: tuple[Lane, ...] = ("v", "n")
+
+DRAFT, ACTIVE, PAUSED, CLOSED = "draft", "active", "paused", "closed"
+QUEUED, ADMITTED, COMPLETED, EXPIRED, ABANDONED, REVOKED = (
+    "queued",
+    "admitted",
+    "completed",
+    "expired",
+    "abandoned",
+    "revoked",
+)
+# Event status changes an admin may make: from -> allowed targets.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    DRAFT: (ACTIVE, CLOSED),
+    ACTIVE: (PAUSED, CLOSED),
+    PAUSED: (ACTIVE, CLOSED),
+    CLOSED: (),
+}
+TICKET_DIGITS = 12
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+
+
+class InvalidSessionId(ValueError):
+    """A session id that does not name a place in line."""
+
+
+# --- session ids ------------------------------------------------------------------------------
+
+
+def session_id(event_id: str, lane: Lane, ticket: int) -> str:
+    """``<event>.<lane><ticket>``: the id names its place, so a lookup is one GetItem."""
+    return f"{event_id}.{lane}{ticket}"
+
+
+def parse_session_id(value: str) -> tuple[str, Lane, int]:
+    event_id, dot, place = value.rpartition(".")
+    if not dot or not event_id or len(place) < 2 or place[0] not in LANES or not place[1:].isdigit():
+        raise InvalidSessionId(value)
+    ticket = int(place[1:])
+    if ticket < 1 or len(place) - 1 > TICKET_DIGITS:
+        raise InvalidSessionId(value)
+    return event_id, place[0], ticket  # type: ignore[return-value]
+
+
+def ticket_key(ticket: int) -> str:
+    """Sort key of a place: zero-padded so DynamoDB orders tickets numerically."""
+    return str(ticket).zfill(TICKET_DIGITS)
+
+
+# --- positions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """The counters of an event that positions are computed from."""
+
+    next_v: int = 0
+    next_n: int = 0
+    cursor_v: int = 0
+    cursor_n: int = 0
+
+    def cursor(self, lane: Lane) -> int:
+        return self.cursor_v if lane == "v" else self.cursor_n
+
+    def waiting(self, lane: Lane) -> int:
+        """Places in ``lane`` the cursor has not reached yet."""
+        return max(0, (self.next_v - self.cursor_v) if lane == "v" else (self.next_n - self.cursor_n))
+
+    @property
+    def queued(self) -> int:
+        return self.waiting("v") + self.waiting("n")
+
+    def places_ahead(self, lane: Lane, ticket: int) -> int:
+        own = max(0, ticket - self.cursor(lane) - 1)
+        return own + (self.waiting("v") if lane == "n" else 0)
+
+
+def eta_seconds(places_ahead: int, pass_rate: float) -> int | None:
+    """Seconds until this place's turn at the recent pass rate (``None`` while nothing moves)."""
+    if places_ahead <= 0:
+        return 0
+    if pass_rate <= 1e-9:
+        return None
+    return math.ceil(places_ahead / pass_rate)
+
+
+# --- rates ------------------------------------------------------------------------------------
+
+
+def decayed(rate: float, since: float, now: float, tau: float) -> float:
+    """An exponentially weighted rate (per second) seen ``now - since`` seconds later."""
+    return rate * math.exp(-max(0.0, now - since) / tau)
+
+
+def bumped(rate: float, since: float, now: float, tau: float, count: int) -> float:
+    """The rate after ``count`` more happened at ``now``: decay, then add ``count / tau``."""
+    return decayed(rate, since, now, tau) + count / tau
+
+
+# --- admission --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """What the admitter reads of a session in line."""
+
+    lane: Lane
+    ticket: int
+    status: str
+    joined_at: float
+    last_seen: float
+
+
+@dataclass
+class Plan:
+    """What one admission round does, decided from the event and the places after each cursor."""
+
+    admit: list[Place] = field(default_factory=list)
+    abandon: list[Place] = field(default_factory=list)
+    expire: list[Place] = field(default_factory=list)
+    gaps: list[tuple[Lane, int]] = field(default_factory=list)  # tickets never written: checked absent
+    cursors: dict[Lane, int] = field(default_factory=dict)  # new cursor per lane
+    wait_until: float | None = None  # a young gap blocks the line until then
+    moved: bool = False  # some cursor advances
+
+    def passed(self, line: Line) -> int:
+        """Places this round takes out of the line (admitted, skipped, or never written)."""
+        return sum(self.cursors[lane] - line.cursor(lane) for lane in LANES)
+
+    @property
+    def writes(self) -> int:
+        return len(self.admit) + len(self.abandon) + len(self.expire) + len(self.gaps)
+
+    @property
+    def empty(self) -> bool:
+        return not self.moved
+
+
+def plan_round(
+    line: Line,
+    places: dict[Lane, Sequence[Place]],
+    *,
+    exhausted: dict[Lane, bool],
+    room: int,
+    batch_size: int,
+    now: float,
+    abandon_after: float,
+    session_ttl: float,
+    gap_grace: float,
+    max_items: int = MAX_TRANSACTION_ITEMS - 1,
+) -> Plan:
+    """Walk each lane from its cursor in ticket order (priority lane first) and decide.
+
+    Takes ``min(batch_size, room)`` live places; skips (and passes) places abandoned (no heartbeat
+    for ``abandon_after``), older than the session TTL, or no longer queued (revoked); passes a
+    missing ticket (a join that burned it) only once a later place is older than ``gap_grace`` —
+    a join still writing it must not be overtaken — and the pass is then checked in the same
+    transaction (the place must still be absent). ``places[lane]`` are the places after the
+    cursor in ticket order; ``exhausted[lane]`` says whether they are all of them (if not, the
+    round ends with that lane, so no normal place ever overtakes an unread priority one).
+    """
+    plan = Plan(cursors={lane: line.cursor(lane) for lane in LANES})
+    want = min(batch_size, room)
+    for lane in LANES:
+        expected = line.cursor(lane) + 1
+        for place in places.get(lane, ()):
+            if len(plan.admit) >= want or plan.writes >= max_items:
+                break
+            if place.ticket != expected:  # tickets expected..place.ticket-1 were never written
+                if now - place.joined_at < gap_grace:
+                    plan.wait_until = place.joined_at + gap_grace
+                    break
+                missing = range(expected, place.ticket)
+                if plan.writes + len(missing) >= max_items:
+                    break
+                plan.gaps.extend((lane, t) for t in missing)
+            if place.status == QUEUED:
+                if now - place.joined_at >= session_ttl:
+                    plan.expire.append(place)
+                elif now - place.last_seen >= abandon_after:
+                    plan.abandon.append(place)
+                else:
+                    plan.admit.append(place)
+            plan.cursors[lane] = place.ticket
+            expected = place.ticket + 1
+        else:
+            if exhausted.get(lane, True):
+                continue
+        break  # a lane stopped early (batch full, a young gap, transaction full): keep order
+    plan.moved = any(plan.cursors[lane] != line.cursor(lane) for lane in LANES)
+    return plan
+
+
+def admission_count(max_concurrent: int, processing: int, batch_size: int, queued: int) -> int:
+    """``min(batch_size, max_concurrent - processing, queued)``, never negative."""
+    return max(0, min(batch_size, max_concurrent - processing, queued))
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def checkout_claims(
+    *,
+    issuer: str,
+    event_id: str,
+    session: str,
+    user_id: str,
+    lane: Lane,
+    ticket: int,
+    admitted_at: float,
+    checkout_seconds: float,
+    jti: str,
+) -> dict[str, object]:
+    """The checkout token's claims (as the spec and the old AWS waiting room name them)."""
+    iat = int(admitted_at)
+    return {
+        "iss": issuer,
+        "aud": event_id,
+        "sub": session,
+        "uid": user_id,
+        "queue_position": ticket,
+        "lane": lane,
+        "token_use": "checkout",
+        "iat": iat,
+        "nbf": iat,
+        "exp": math.ceil(admitted_at + checkout_seconds),
+        "jti": jti,
+    }
+
+
+def retired_keys_to_keep(
+    keys: Iterable[dict[str, object]], now: float, max_token_seconds: float
+) -> list[dict[str, object]]:
+    """Keys still needed to verify tokens: the active one (no ``retired_at``), and retired ones
+    whose last token may still be unexpired."""
+    return [
+        k
+        for k in keys
+        if k.get("retired_at") is None or float(k["retired_at"]) + max_token_seconds > now  # type: ignore[arg-type]
+    ]

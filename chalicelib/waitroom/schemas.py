@@ -1,0 +1,160 @@
+"""Request/response models of the waiting-room API, and the domain's own settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EVENT_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
+
+
+class WaitroomSettings(BaseSettings):
+    """Knobs of the waiting room (env ``MUDA_WAITROOM_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MUDA_WAITROOM_", extra="ignore", frozen=True)
+
+    # Queued users who have not polled for this long are abandoned when their turn comes.
+    abandon_after_seconds: float = Field(default=120, gt=0)
+    # Polls write the heartbeat at most this often (a poll every second costs one write per window).
+    heartbeat_write_seconds: float = Field(default=15, ge=0)
+    # A ticket never written (a join that died) is passed once a later place is this old.
+    gap_grace_seconds: float = Field(default=5, ge=0)
+    # Time constant of the admission / pass rates behind stats and ETAs.
+    rate_window_seconds: float = Field(default=300, gt=0)
+    # Admission rounds (one transaction each) per attempt; the rest waits for the next trigger.
+    max_rounds: int = Field(default=20, ge=1)
+    issuer: str | None = None  # "iss" of checkout tokens; default muda-<stage>-waitroom
+    checkout_url: str = "https://checkout.example.com/{event}?session={session}"
+    # The longest a checkout token can live (the cap on checkout_minutes): retired keys stay in
+    # the JWKS this long after rotation.
+    max_checkout_minutes: float = Field(default=120, gt=0)
+    key_cache_seconds: int = Field(default=60, ge=0)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+class EventConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    max_concurrent: int | None = Field(default=None, ge=1, le=100_000)
+    batch_size: int | None = Field(default=None, ge=1, le=50)
+    # Fractions allowed (demos and tests run minute-long windows in seconds).
+    checkout_minutes: float | None = Field(default=None, ge=0.05, le=120)
+    session_ttl_minutes: float | None = Field(default=None, ge=0.1, le=7 * 24 * 60)
+    checkout_url: AnyHttpUrl | None = None
+
+
+class CreateEvent(EventConfig):
+    id: str = Field(pattern=EVENT_ID, description="Slug: lower-case letters, digits and '-'.")
+    name: str = Field(min_length=1, max_length=200)
+    max_concurrent: int = Field(default=100, ge=1, le=100_000)
+    batch_size: int = Field(default=10, ge=1, le=50)
+    checkout_minutes: float = Field(default=15, ge=0.05, le=120)
+    session_ttl_minutes: float = Field(default=120, ge=0.1, le=7 * 24 * 60)
+    status: Literal["draft", "active"] = "draft"
+
+    @model_validator(mode="after")
+    def ttl_covers_checkout(self) -> CreateEvent:
+        if self.session_ttl_minutes < self.checkout_minutes:
+            raise ValueError("session_ttl_minutes must be at least checkout_minutes")
+        return self
+
+
+class UpdateEvent(EventConfig):
+    @model_validator(mode="after")
+    def something(self) -> UpdateEvent:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name != "checkout_url":
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class EventOut(BaseModel):
+    id: str
+    name: str
+    status: str
+    max_concurrent: int
+    batch_size: int
+    checkout_minutes: float
+    session_ttl_minutes: float
+    checkout_url: str | None
+    queued: int
+    processing: int
+    created_at: datetime
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+
+
+class Stats(BaseModel):
+    event_id: str
+    status: str
+    queued: int = Field(description="Places not yet reached (abandoned ones counted until reached).")
+    queued_priority: int
+    processing: int
+    max_concurrent: int
+    admitted: int = Field(description="Admitted in total.")
+    completed: int
+    expired: int
+    abandoned: int
+    revoked: int
+    errors: int
+    last_admission_at: datetime | None
+    admission_rate_per_minute: float
+    pass_rate_per_minute: float = Field(description="Places leaving the line per minute (incl. skipped).")
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+class PriorityJoin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=128)
+
+
+class Complete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=8192, description="The checkout token of the session.")
+
+
+class SessionOut(BaseModel):
+    id: str
+    event_id: str
+    user_id: str
+    lane: Literal["v", "n"] = Field(description="v: priority (VIP) lane, n: normal")
+    status: str
+    ticket: int = Field(description="Place number in its lane (1 = first to join).")
+    position: int | None = Field(description="1 = next in line; null once out of the line.")
+    people_ahead: int | None
+    eta_seconds: int | None = Field(description="From the recent pass rate; null while nothing moves.")
+    joined_at: datetime
+    admitted_at: datetime | None = None
+    admission_no: int | None = Field(default=None, description="Order of admission in the event.")
+    checkout_token: str | None = None
+    checkout_url: str | None = None
+    checkout_expires_at: datetime | None = None
+    ended_at: datetime | None = None
+    poll_after_seconds: int | None = Field(default=None, description="When to poll again (the heartbeat).")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+    active_events: int
+    signing_kid: str | None
+    published_kids: list[str]
+
+
+class Rotated(BaseModel):
+    active_kid: str
+    published_kids: list[str]

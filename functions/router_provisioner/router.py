@@ -1,0 +1,191 @@
+"""What the provisioner does on a router, through librouteros: one API session per router and batch.
+
+Every change is an upsert or a remove of what is found by name (``print ?name=`` first): a
+command that runs twice leaves the router as one run would. ``.id``s are looked up, never
+stored (they change when a router reboots).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import librouteros
+from librouteros.exceptions import TrapError
+from librouteros.query import Key
+
+from .logic import Command, Profile, RouterLoginRefused
+
+API_SSL_PORT = 8729
+USERS = ("ip", "hotspot", "user")
+PROFILES = ("ip", "hotspot", "user", "profile")
+ACTIVE = ("ip", "hotspot", "active")
+COOKIES = ("ip", "hotspot", "cookie")
+
+
+@dataclass
+class Router:
+    """A router record of the hotspot table (the contract with the payments side)."""
+
+    router_id: str
+    name: str
+    host: str
+    port: int
+    username: str
+    password_secret: str
+    status: str = "unknown"
+    api_ssl: bool | None = None  # optional record field; absent: API-SSL on port 8729 only
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Router:
+        return cls(
+            router_id=item["router_id"],
+            name=item.get("name", item["router_id"]),
+            host=item["host"],
+            port=int(item.get("port", 8728)),
+            username=item["username"],
+            password_secret=item["password_secret"],
+            status=item.get("status", "unknown"),
+            api_ssl=item.get("api_ssl"),
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{self.router_id} ({self.host}:{self.port})"
+
+    @property
+    def tls(self) -> bool:
+        """API-SSL when the record says so, else by RouterOS's ports (8729 TLS, 8728 plain)."""
+        return self.port == API_SSL_PORT if self.api_ssl is None else bool(self.api_ssl)
+
+
+@dataclass
+class Session:
+    """A logged-in API connection that counts its round trips (one sentence out, its reply in)."""
+
+    api: Any
+    round_trips: int = 1  # the login
+    log: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, router: Router, password: str, timeout: float, ca_file: str | None = None) -> Session:
+        wrapper = None
+        if router.tls:
+            context = ssl.create_default_context(cafile=ca_file)
+            wrapper = lambda sock: context.wrap_socket(sock, server_hostname=router.host)  # noqa: E731
+        try:
+            api = librouteros.connect(
+                router.host, router.username, password, port=router.port, timeout=timeout, ssl_wrapper=wrapper
+            )
+        except TrapError as error:
+            raise RouterLoginRefused(str(error)) from None
+        return cls(api)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.api.close()
+
+    def _count(self, what: str) -> None:
+        self.round_trips += 1
+        self.log.append(what)
+
+    def find(self, path: tuple[str, ...], *where: Any, keys: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        self._count(f"{'/'.join(path)}/print")
+        query = self.api.path(*path).select(*(Key(k) for k in keys))
+        return list(query.where(*where) if where else query)
+
+    def add(self, path: tuple[str, ...], **attrs: str) -> str:
+        self._count(f"{'/'.join(path)}/add")
+        return self.api.path(*path).add(**attrs)
+
+    def set(self, path: tuple[str, ...], item: str, **attrs: str) -> None:
+        self._count(f"{'/'.join(path)}/set")
+        self.api.path(*path).update(**{".id": item, **attrs})
+
+    def remove(self, path: tuple[str, ...], ids: list[str]) -> None:
+        if ids:
+            self._count(f"{'/'.join(path)}/remove")
+            self.api.path(*path).remove(*ids)
+
+    def call(self, command: str, **attrs: str) -> list[dict[str, Any]]:
+        self._count(command)
+        return list(self.api(command, **attrs))
+
+    # --- the hotspot's objects ---
+
+    def upsert(self, path: tuple[str, ...], name: str, attrs: dict[str, str]) -> str:
+        """Make the row named ``name`` carry ``attrs``: ``set`` when it exists (only if anything
+        differs), else ``add``; an ``add`` that loses a race to a twin becomes a ``set``."""
+        keys = (".id", *attrs)
+        for _ in range(2):
+            found = self.find(path, Key("name") == name, keys=keys)
+            if found:
+                row = found[0]
+                if any(_text(row.get(k)) != v for k, v in attrs.items()):
+                    self.set(path, str(row[".id"]), **attrs)
+                return "updated"
+            try:
+                self.add(path, name=name, **attrs)
+                return "added"
+            except TrapError as error:
+                if "already have" not in str(error):
+                    raise
+        raise RuntimeError(f"{'/'.join(path)} {name!r} neither found nor added")
+
+    def ensure_profile(self, profile: Profile) -> str:
+        return self.upsert(PROFILES, profile.name, profile.attributes())
+
+    def provision(self, command: Command) -> dict[str, str]:
+        """Profile, then user; then, when the portal gave the device's IP and MAC, log it in. A
+        refused login is reported, not raised: the user exists and the portal's auto-login form
+        logs the device in anyway."""
+        assert command.profile is not None
+        outcome = {"profile": self.ensure_profile(command.profile)}
+        outcome["user"] = self.upsert(USERS, command.username, command.user_attributes())
+        if command.logs_in:
+            try:
+                self.call(
+                    "/ip/hotspot/active/login",
+                    user=command.username,
+                    password=command.password or "",
+                    ip=command.ip or "",
+                    **{"mac-address": command.mac or ""},
+                )
+                outcome["login"] = "done"
+            except TrapError as error:
+                outcome["login"] = f"refused: {error}"
+        return outcome
+
+    def deprovision(self, username: str) -> dict[str, int]:
+        """Remove the user, then its MAC cookies (or the device logs straight back in), then kick
+        its active sessions; a row another run removed meanwhile is not an error."""
+        removed: dict[str, int] = {}
+        for label, path, key in (
+            ("users", USERS, "name"),
+            ("cookies", COOKIES, "user"),
+            ("active", ACTIVE, "user"),
+        ):
+            for _ in range(2):
+                ids = [str(r[".id"]) for r in self.find(path, Key(key) == username, keys=(".id",))]
+                try:
+                    self.remove(path, ids)
+                except TrapError as error:
+                    if "no such item" not in str(error):
+                        raise
+                    continue
+                removed[label] = len(ids)
+                break
+        return removed
+
+    def health(self) -> dict[str, Any]:
+        [resource] = self.call("/system/resource/print")
+        return {"version": str(resource.get("version", "")), "uptime": str(resource.get("uptime", ""))}
+
+
+def _text(value: Any) -> str:
+    """A value as RouterOS sent it: librouteros turns ``yes``/``true`` into bools and digits into ints."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)

@@ -1,0 +1,316 @@
+"""Everything the provisioner reads and writes on AWS, with boto3 alone: the hotspot table (router
+and subscription records, the contract with the payments side), the router passwords in Secrets
+Manager, domain events on the bus, and the spine's record of failed tries (ops table)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .config import Settings
+from .logic import DEPROVISIONED, FAILED, PENDING, PROVISIONED, Command
+from .router import Router
+
+logger = logging.getLogger("muda.router_provisioner")
+FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # as long as the DLQ keeps a message
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+
+_serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+_client_lock = threading.Lock()
+
+
+@cache
+def _build(service: str, region: str) -> Any:
+    # boto3 honours AWS_ENDPOINT_URL: the local stage's emulator, or AWS itself.
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+
+
+def _client(service: str, region: str) -> Any:
+    """A cached low-level client: thread-safe once built, unlike boto3's resources (the health
+    check probes routers side by side)."""
+    with _client_lock:
+        return _build(service, region)
+
+
+def _dynamo(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items()}
+
+
+def _python(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def reset_clients() -> None:
+    """Forget cached clients and secrets (tests that move the endpoint)."""
+    _build.cache_clear()
+    _queue_url.cache_clear()
+    _secrets.clear()
+
+
+_secrets: dict[str, tuple[str, float]] = {}
+_secrets_lock = threading.Lock()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class Store:
+    """The provisioner's AWS side for one invocation (clients are shared and thread-safe)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dynamodb = _client("dynamodb", settings.region)
+
+    def client(self, service: str) -> Any:
+        return _client(service, self.settings.region)
+
+    # --- records ---
+
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(
+            TableName=self.settings.table,
+            Key=_dynamo({"pk": f"SUB#{subscription_id}", "sk": "SUB"}),
+            ConsistentRead=True,
+        ).get("Item")
+        return _python(item) if item else None
+
+    def router(self, router_id: str) -> Router | None:
+        item = self.dynamodb.get_item(
+            TableName=self.settings.table, Key=_dynamo({"pk": f"ROUTER#{router_id}", "sk": "ROUTER"})
+        ).get("Item")
+        return Router.from_item(_python(item)) if item else None
+
+    def routers(self) -> list[Router]:
+        """Every router, from gsi1 (``gsi1pk = ROUTERS``)."""
+        found: list[Router] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :routers",
+            "ExpressionAttributeValues": _dynamo({":routers": "ROUTERS"}),
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            for item in map(_python, page["Items"]):
+                try:
+                    found.append(Router.from_item(item))
+                except (KeyError, ValueError):  # half-written or foreign item: never stop the sweep
+                    logger.warning("skipping malformed router record %s", item.get("pk"))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def password(self, router: Router) -> str:
+        """The router's API password (``{"password": ...}`` in Secrets Manager), reused briefly."""
+        with _secrets_lock:
+            cached = _secrets.get(router.password_secret)
+        if cached and time.monotonic() - cached[1] < self.settings.secret_ttl:
+            return cached[0]
+        secret = self.client("secretsmanager").get_secret_value(SecretId=router.password_secret)
+        password = json.loads(secret["SecretString"])["password"]
+        with _secrets_lock:
+            _secrets[router.password_secret] = (password, time.monotonic())
+        return password
+
+    def forget_password(self, router: Router) -> None:
+        """After a refused login: the secret may have been rotated since it was cached."""
+        with _secrets_lock:
+            _secrets.pop(router.password_secret, None)
+
+    # --- conditional transitions of the subscription (version-guarded) ---
+
+    def _transition(
+        self, command: Command, expected: tuple[str, ...], updates: str, values: dict[str, Any]
+    ) -> bool:
+        """Apply ``updates`` only if the subscription is still at the command's version and in
+        one of ``expected``; ``False`` when a newer command or another run got there first."""
+        placeholders = []
+        for i, status in enumerate(expected):
+            values[f":e{i}"] = status
+            placeholders.append(f":e{i}")
+        try:
+            self.dynamodb.update_item(
+                TableName=self.settings.table,
+                Key=_dynamo({"pk": f"SUB#{command.subscription_id}", "sk": "SUB"}),
+                UpdateExpression=updates,
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND provision_version = :v AND #s0 IN ({', '.join(placeholders)})"
+                ),
+                ExpressionAttributeNames={"#s0": "provision_status"},
+                ExpressionAttributeValues=_dynamo({":v": command.version, **values}),
+            )
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def mark_provisioned(self, command: Command, attempts: int) -> bool:
+        """``pending|provision_failed → provisioned``; the winner owes ``UserProvisioned``
+        (``provision_event`` marks it owed until published, so a crash in between is healed by
+        the next try)."""
+        return self._transition(
+            command,
+            (PENDING, FAILED),
+            "SET #s0 = :to, provisioned_at = :now, provision_attempts = :n, provision_event = :ev "
+            "REMOVE provision_error",
+            {":to": PROVISIONED, ":now": int(time.time()), ":n": attempts, ":ev": "UserProvisioned"},
+        )
+
+    def mark_deprovisioned(self, command: Command, attempts: int) -> bool:
+        return self._transition(
+            command,
+            (PENDING, FAILED, PROVISIONED),
+            "SET #s0 = :to, deprovisioned_at = :now, provision_attempts = :n, provision_event = :ev "
+            "REMOVE provision_error",
+            {":to": DEPROVISIONED, ":now": int(time.time()), ":n": attempts, ":ev": "UserDeprovisioned"},
+        )
+
+    def mark_failed(self, command: Command, error: str, attempts: int) -> bool:
+        """After the last try: ``pending → provision_failed`` (never over a success)."""
+        return self._transition(
+            command,
+            (PENDING, FAILED),
+            "SET #s0 = :to, provision_error = :err, provision_attempts = :n",
+            {":to": FAILED, ":err": error[:1000], ":n": attempts},
+        )
+
+    def note_attempt(self, command: Command, error: str, attempts: int) -> bool:
+        """A failed try that will be retried: the status page can say why it is taking long."""
+        expected = (PENDING, FAILED) if command.action == "provision" else (PENDING, FAILED, PROVISIONED)
+        return self._transition(
+            command,
+            expected,
+            "SET provision_error = :err, provision_attempts = :n",
+            {":err": error[:1000], ":n": attempts},
+        )
+
+    def event_published(self, command: Command, event: str) -> None:
+        """The owed event went out: forget it (only if it is still the one owed)."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.settings.table,
+                Key=_dynamo({"pk": f"SUB#{command.subscription_id}", "sk": "SUB"}),
+                UpdateExpression="REMOVE provision_event",
+                ConditionExpression="provision_version = :v AND provision_event = :ev",
+                ExpressionAttributeValues=_dynamo({":v": command.version, ":ev": event}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    # --- router status (health check) ---
+
+    def set_router_status(self, router: Router, online: bool, error: str | None) -> str | None:
+        """Record one probe. Returns the previous status when this probe changed it (exactly one
+        of racing checks wins the change), else ``None``."""
+        now = int(time.time())
+        status = "online" if online else "offline"
+        values: dict[str, Any] = {":new": status, ":now": now}
+        seen = ", last_seen_at = :now" if online else ""
+        why = ", status_error = :err" if error else ""
+        if error:
+            values[":err"] = error[:500]
+        key = _dynamo({"pk": f"ROUTER#{router.router_id}", "sk": "ROUTER"})
+        try:
+            old = self.dynamodb.update_item(
+                TableName=self.settings.table,
+                Key=key,
+                UpdateExpression=f"SET #s = :new, status_changed_at = :now, last_checked_at = :now{seen}{why}"
+                + ("" if error else " REMOVE status_error"),
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :new)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_dynamo(values),
+                ReturnValues="ALL_OLD",
+            )["Attributes"]
+            return str(_python(old).get("status", "unknown"))
+        except ClientError as failure:
+            if failure.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        values.pop(":new")
+        try:  # unchanged: only the times (and the reason) move
+            self.dynamodb.update_item(
+                TableName=self.settings.table,
+                Key=key,
+                UpdateExpression=f"SET last_checked_at = :now{seen}{why}",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_dynamo(values),
+            )
+        except ClientError as failure:
+            if failure.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # else: the router was deleted while we probed it
+        return None
+
+    # --- events, failures, queue ---
+
+    def publish(self, name: str, detail: dict[str, Any]) -> None:
+        """A domain event with the envelope of chalicelib.core.events (source ``muda.hotspot``)."""
+        body = {"occurred_at": datetime.now(UTC).isoformat(), **detail}
+        response = self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "muda.hotspot",
+                    "DetailType": name,
+                    "Detail": json.dumps(body, default=str),
+                    "EventBusName": self.settings.bus,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused {name}: {response['Entries']}")
+
+    def record_failure(self, message_id: str, error: str, attempts: int) -> None:
+        """The last error of a message, where ``muda failed list`` reads it (chalicelib.core.queues)."""
+        now = time.time()
+        self.dynamodb.put_item(
+            TableName=self.settings.ops_table,
+            Item=_dynamo(
+                {
+                    "pk": f"FAILED#{self.settings.queue}",
+                    "sk": message_id,
+                    "error": error[:2000],
+                    "attempts": attempts,
+                    "failed_at": Decimal(str(round(now, 3))),
+                    "expires_at": int(now + FAILURE_RETENTION_SECONDS),
+                }
+            ),
+        )
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        """Backoff: the message comes back after ``seconds`` (0: now, to meet its DLQ)."""
+        sqs = self.client("sqs")
+        sqs.change_message_visibility(
+            QueueUrl=self.queue_url(), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+    def dead_letter(self, body: str) -> str:
+        """Straight to the DLQ (a message no retry can fix); returns the new message id."""
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=f"{self.settings.queue}-dlq")["QueueUrl"]
+        return sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]
+
+    def delete(self, receipt_handle: str) -> None:
+        self.client("sqs").delete_message(QueueUrl=self.queue_url(), ReceiptHandle=receipt_handle)
+
+    def queue_url(self) -> str:
+        return _queue_url(self.settings.queue, self.settings.region)
+
+
+@cache
+def _queue_url(name: str, region: str) -> str:
+    return _client("sqs", region).get_queue_url(QueueName=name)["QueueUrl"]

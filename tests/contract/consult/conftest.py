@@ -1,0 +1,53 @@
+"""Consult on DynamoDB Local: real conditional writes and transactions, raced by threads.
+
+Timers are written to their table but not armed (no SQS here), and events are collected instead
+of published: the data layer is under test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from chalicelib.consult import handlers, models  # handlers: the timer kinds
+from chalicelib.core import db, events, timers
+
+assert handlers.blueprint
+
+
+@pytest.fixture(autouse=True)
+def offline(tables: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict]]]:
+    published: list[tuple[str, dict]] = []
+    db.warm_up()  # build each model's client once, not once per racing thread
+    monkeypatch.setattr(timers, "_arm", lambda item, now: None)
+    monkeypatch.setattr(timers, "client", lambda service: _NoService())
+    monkeypatch.setattr(
+        events, "publish", lambda domain, name, detail=None: published.append((name, detail or {}))
+    )
+    yield published
+
+
+class _NoService:
+    """Scheduler/SQS stand-in: arming and disarming timers is not under test here."""
+
+    def __getattr__(self, name: str) -> Callable[..., dict]:
+        return lambda **kwargs: {}
+
+
+def race(*jobs: Callable[[], Any]) -> list[Any]:
+    """Run every job at once on its own thread; each result, or the exception it raised."""
+
+    def run(job: Callable[[], Any]) -> Any:
+        try:
+            return job()
+        except Exception as error:  # the race's losers may refuse; the test reads what happened
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(run, jobs))
+
+
+def give_credits(patient: str, n: int, kind: str = "text") -> None:
+    assert models.grant(patient, f"seed-{patient}-{kind}-{n}", {kind: n}, None, "test")

@@ -1,0 +1,150 @@
+"""Classes on the local stack as `make run` starts it, durations scaled down to seconds: sessions
+walk their states with nothing but the stack running; catch-up; duplicates change nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+from chalicelib.classes import logic, service
+from chalicelib.core import clock, timers
+from chalicelib.core.auth import dev_token
+from chalicelib.core.aws import client, queue_url
+from chalicelib.core.config import get_settings
+from infra.local.stack import LocalStack
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e
+
+# Scaled down: READY 3 s before start, 3 s buffer, ABSENT 3 s after start, 6-second classes.
+ACADEMY = {"name": "e2e", "preparation_minutes": 0.05, "buffer_minutes": 0.05, "late_tolerance_minutes": 0.05}
+DURATION = 0.1
+
+
+class Http:
+    def __init__(self, stack: LocalStack) -> None:
+        self.base = stack.api_url
+
+    def __call__(self, method: str, path: str, user: str, role: str, body: Any = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {dev_token(user, [role])}"}
+        return requests.request(method, f"{self.base}{path}", json=body, headers=headers, timeout=30)
+
+    def create(self, academy: str, starts_in: float, kind: str, students: list[str]) -> dict[str, Any]:
+        start = (clock.utcnow() + timedelta(seconds=starts_in)).isoformat()
+        body = {
+            "academy_id": academy,
+            "type": kind,
+            "student_ids": students,
+            "title": f"e2e {kind}",
+            "scheduled_at": start,
+            "duration_minutes": DURATION,
+        }
+        response = self("POST", "/classes", "teacher-e2e", "teacher", body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def session(self, class_id: str) -> dict[str, Any]:
+        return self("GET", f"/classes/{class_id}", "admin-1", "admin").json()
+
+    def credits(self, student: str) -> int:
+        return self("GET", f"/class-credits/{student}", "admin-1", "admin").json()["credits"]
+
+
+@pytest.fixture(scope="module")
+def http(stack: LocalStack) -> Http:
+    return Http(stack)
+
+
+@pytest.fixture(scope="module")
+def academy(http: Http) -> str:
+    response = http("POST", "/academies", "admin-1", "admin", ACADEMY)
+    assert response.status_code == 201, response.text
+    for student in ("e2e-s1", "e2e-s2", "e2e-s3"):
+        http(
+            "POST", f"/class-credits/{student}/grants", "admin-1", "admin", {"credits": 3, "reference": "e2e"}
+        )
+    return response.json()["id"]
+
+
+def walked(session: dict[str, Any]) -> list[str]:
+    return [h["to_status"] for h in session["history"]]
+
+
+def test_sessions_walk_their_states_with_nothing_but_the_stack(http: Http, academy: str) -> None:
+    """Given a group class and an individual class starting in 5 s, with nobody running anything,
+    then the group class goes READY -> ONGOING -> COMPLETED (using the credit of the student who
+    joined), the individual one nobody joins becomes ABSENT and uses its student's credit, join
+    tokens decode with the LiveKit key, and every change reaches the event feed with recipients."""
+    group = http.create(academy, 5, "group", ["e2e-s1", "e2e-s2"])
+    single = http.create(academy, 5, "individual", ["e2e-s3"])
+    assert http("GET", f"/classes/{group['id']}/join", "e2e-s1", "student").status_code == 409
+
+    eventually(
+        lambda: http.session(group["id"])["status"] in ("ready", "ongoing"), 20, 0.2, "group class READY"
+    )
+    joined = http("GET", f"/classes/{group['id']}/join", "e2e-s1", "student")
+    assert joined.status_code == 200, joined.text
+    creds = service.livekit_credentials()
+    claims = jwt.decode(joined.json()["token"], creds.api_secret, algorithms=["HS256"], issuer=creds.api_key)
+    assert claims["sub"] == "e2e-s1" and claims["video"]["room"] == http.session(group["id"])["room_name"]
+    assert http("GET", f"/classes/{group['id']}/join", "e2e-s9", "student").status_code == 403
+    eventually(lambda: http.session(group["id"])["status"] == "ongoing", 20, 0.2, "group class ONGOING")
+    attend = http("POST", f"/classes/{group['id']}/attendance", "e2e-s1", "student", {"action": "join"})
+    assert attend.status_code == 200, attend.text
+
+    done = eventually(
+        lambda: (s := http.session(group["id"]))["status"] == "completed" and s,
+        40,
+        0.3,
+        "group class COMPLETED",
+    )
+    absent = eventually(
+        lambda: (s := http.session(single["id"]))["status"] == "absent" and s, 40, 0.3, "individual ABSENT"
+    )
+
+    assert walked(done) == ["ready", "ongoing", "completed"]
+    assert walked(absent) == ["ready", "ongoing", "absent"]
+    assert all(h["reason"].endswith(" timer") for h in done["history"]), done["history"]  # not the backstop
+    assert eventually(lambda: [http.credits(s) for s in ("e2e-s1", "e2e-s2", "e2e-s3")] == [2, 3, 2], 10)
+    assert http("GET", f"/classes/{group['id']}/join", "e2e-s1", "student").status_code == 409
+
+    def feed() -> list[dict[str, Any]]:
+        events = http("GET", "/admin/events?type=ClassStatusChanged&limit=200", "admin-1", "admin").json()[
+            "events"
+        ]
+        return [e["detail"] for e in events if e["detail"]["class_id"] == group["id"]]
+
+    changes = eventually(lambda: (f := feed()) and len(f) == 3 and f, 20, 0.5, "three ClassStatusChanged")
+    assert sorted(c["to"] for c in changes) == ["completed", "ongoing", "ready"]
+    assert all(c["recipients"] == ["teacher-e2e", "e2e-s1", "e2e-s2"] for c in changes)
+
+
+def test_a_late_class_catches_up_and_duplicate_timers_change_nothing(http: Http, academy: str) -> None:
+    """Given a class created 4 s after its start, it answers ONGOING at once (through READY);
+    when its finished timers are delivered again and its handler run twice, nothing changes."""
+    late = http.create(academy, -4, "group", ["e2e-s2"])
+    assert walked(late) == ["ready", "ongoing"]
+    assert late["history"][0]["reason"] == "created late: catching up"
+    http("POST", f"/classes/{late['id']}/attendance", "e2e-s2", "student", {"action": "join"})
+    done = eventually(
+        lambda: (s := http.session(late["id"]))["status"] == "completed" and s, 40, 0.3, "COMPLETED"
+    )
+    credits = http.credits("e2e-s2")
+
+    key = logic.timer_key(late["id"], "complete", 1)
+    item = timers.get(service.MOMENT_TIMER, key)
+    assert item is not None and item.state == timers.FIRED
+    sqs = client("sqs")
+    for _ in range(3):
+        sqs.send_message(QueueUrl=queue_url(get_settings().timers_queue), MessageBody=timers._message(item))
+    for _ in range(2):
+        service.on_moment(timers.Timer(service.MOMENT_TIMER, key, item.due_at, {}, 2))
+    eventually(lambda: timers.get(service.MOMENT_TIMER, key).state == timers.FIRED, 10)
+
+    again = http.session(late["id"])
+    assert again["history"] == done["history"]
+    assert http.credits("e2e-s2") == credits

@@ -1,0 +1,132 @@
+"""Hotspot e2e fixtures: a router (the stack's RouterOS simulator) and packages, created through
+the admin API like the demo seed; helpers to pay, read the router and read the event feed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import librouteros
+import pytest
+import requests
+from librouteros.query import Key
+
+from chalicelib.core.auth import dev_token
+from infra.local.hotspot import daraja_config
+from infra.local.stack import LocalStack
+from tests.helpers import eventually
+
+
+@pytest.fixture(scope="package")
+def admin_headers(stack: LocalStack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dev_token('admin-1', ['admin'])}"}
+
+
+@pytest.fixture(scope="package")
+def shop(stack: LocalStack, admin_headers: dict[str, str]) -> dict[str, Any]:
+    """Given the simulated router registered through the admin API, with a 1-hour package and a
+    5-second one (expiry, scaled down)."""
+    env = stack.env
+    router = requests.post(
+        f"{stack.api_url}/admin/routers",
+        headers=admin_headers,
+        json={
+            "name": "e2e Cafe",
+            "host": env["MUDA_LOCAL_ROUTER_HOST"],
+            "port": int(env["MUDA_LOCAL_ROUTER_PORT"]),
+            "username": env["MUDA_LOCAL_ROUTER_USERNAME"],
+            "password": env["MUDA_LOCAL_ROUTER_PASSWORD"],
+            "login_url": f"{env['MUDA_LOCAL_DARAJA_URL']}/hotspot-login",
+        },
+        timeout=30,
+    )
+    assert router.status_code == 201, router.text
+    rid = router.json()["router_id"]
+
+    def package(**fields: Any) -> dict[str, Any]:
+        response = requests.post(
+            f"{stack.api_url}/admin/packages",
+            headers=admin_headers,
+            json={**fields, "router_ids": [rid]},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    hour = package(
+        name="1 hour", price=10, validity_seconds=3600, rate_limit="2M/2M", limit_uptime_seconds=3600
+    )
+    short = package(name="5 seconds", price=3, validity_seconds=5, rate_limit="1M/1M")
+    return {"router_id": rid, "hour": hour, "short": short}
+
+
+@pytest.fixture(scope="package")
+def routeros(stack: LocalStack) -> Callable[[], Any]:
+    """The simulated router's API through librouteros (as the provisioner reaches a real one)."""
+    env = stack.env
+
+    def connect() -> Any:
+        return librouteros.connect(
+            env["MUDA_LOCAL_ROUTER_HOST"],
+            username=env["MUDA_LOCAL_ROUTER_USERNAME"],
+            password=env["MUDA_LOCAL_ROUTER_PASSWORD"],
+            port=int(env["MUDA_LOCAL_ROUTER_PORT"]),
+            timeout=5,
+        )
+
+    return connect
+
+
+def router_user(connect: Callable[[], Any], username: str) -> dict[str, Any] | None:
+    api = connect()
+    try:
+        name = Key("name")
+        rows = list(
+            api.path("ip", "hotspot", "user")
+            .select(name, Key("profile"), Key("comment"))
+            .where(name == username)
+        )
+        return rows[0] if rows else None
+    finally:
+        api.close()
+
+
+def initiate(
+    stack: LocalStack, rid: str, package_id: str, phone: str, mac: str = "AA:BB:CC:00:00:01"
+) -> dict[str, Any]:
+    response = requests.post(
+        f"{stack.api_url}/payments/initiate",
+        json={
+            "package_id": package_id,
+            "phone_number": phone,
+            "mac_address": mac,
+            "router_id": rid,
+            "ip": "10.5.50.23",
+        },
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def status(stack: LocalStack, payment_id: str) -> dict[str, Any]:
+    return requests.get(f"{stack.api_url}/payments/{payment_id}", timeout=10).json()
+
+
+def wait_status(stack: LocalStack, payment_id: str, wanted: set[str], timeout: float = 30) -> dict[str, Any]:
+    return eventually(
+        lambda: (s := status(stack, payment_id))["status"] in wanted and s,
+        timeout=timeout,
+        what=f"payment {payment_id} in {wanted}",
+    )
+
+
+def events(stack: LocalStack, headers: dict[str, str], kind: str) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{stack.api_url}/admin/events?type={kind}&limit=200", headers=headers, timeout=10
+    )
+    return response.json()["events"]
+
+
+def callback_url(stack: LocalStack) -> str:
+    return f"{stack.api_url}/mpesa/callback/{daraja_config()['callback_token']}"

@@ -1,0 +1,112 @@
+"""Browser: the captive portal in headless Chromium (Debian's, driven by Playwright through
+``executable_path``) through a successful and a cancelled purchase on the local stack.
+Screenshots of each step are kept under ``.cache/test-artifacts/hotspot/``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("MUDA_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / ".cache" / "test-artifacts" / "hotspot"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone_page(browser: Any) -> Iterator[Any]:
+    """A phone-sized page (390 x 844, touch)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def open_portal(page: Any, stack: LocalStack, shop: dict[str, Any], mac: str) -> None:
+    page.goto(f"{stack.api_url}/portal?router={shop['router_id']}&mac={mac}&ip=10.5.50.23")
+    page.get_by_role("button", name="1 hour").click()
+
+
+def test_a_purchase_in_the_browser_logs_the_buyer_in(
+    stack: LocalStack, shop: dict[str, Any], phone_page: Any
+) -> None:
+    """Given the portal on a phone-sized screen
+    When the buyer picks "1 hour", types a number and taps Pay, and the simulated phone pays
+    Then the page shows the wait, then the credentials, and auto-logs in at the router's login page."""
+    page = phone_page
+    open_portal(page, stack, shop, "AA:BB:CC:00:01:01")
+    page.screenshot(path=str(ARTIFACTS / "1-packages.png"), full_page=True)
+    page.fill("#phone", "0712 000 301")
+    page.click("#pay")
+    page.wait_for_selector("#step-wait:not([hidden])")
+    page.screenshot(path=str(ARTIFACTS / "2-waiting.png"), full_page=True)
+    page.wait_for_selector("#step-done:not([hidden])")
+    username = page.inner_text("#cred-user")
+    assert username == "m712000301" and page.inner_text("#cred-pass")
+    page.screenshot(path=str(ARTIFACTS / "3-credentials.png"), full_page=True)
+    page.wait_for_selector("#online")  # the auto-login form posted to the router's login page
+    assert username in page.inner_text("#online")
+    page.screenshot(path=str(ARTIFACTS / "4-online.png"), full_page=True)
+
+
+def test_a_cancelled_purchase_says_so_and_offers_a_retry(
+    stack: LocalStack, shop: dict[str, Any], phone_page: Any
+) -> None:
+    """Given the portal
+    When the buyer pays with the simulator's cancelling phone (0700 000 001)
+    Then "Payment cancelled" shows with the reason, and Try again brings back the pay form."""
+    page = phone_page
+    open_portal(page, stack, shop, "AA:BB:CC:00:01:02")
+    page.fill("#phone", "0700000001")
+    page.click("#pay")
+    page.wait_for_selector("#step-failed:not([hidden])")
+    assert page.inner_text("#failed-title") == "Payment cancelled"
+    assert "cancelled" in page.inner_text("#failed-text")
+    page.screenshot(path=str(ARTIFACTS / "5-cancelled.png"), full_page=True)
+    page.click("#retry")
+    page.wait_for_selector("#step-pay:not([hidden])")
+    assert page.is_enabled("#pay")
+
+
+def test_a_bad_phone_number_is_caught_on_the_page(
+    stack: LocalStack, shop: dict[str, Any], phone_page: Any
+) -> None:
+    """Given the portal, when the buyer types a non-Kenyan number, then the page says so and
+    nothing is sent."""
+    page = phone_page
+    open_portal(page, stack, shop, "AA:BB:CC:00:01:03")
+    page.fill("#phone", "12345")
+    page.click("#pay")
+    assert page.is_visible("#phone-error") and "0712" in page.inner_text("#phone-error")
+    assert page.is_hidden("#step-wait")

@@ -1,0 +1,245 @@
+"""Hotspot integration fixtures: the stage on in-process moto, Daraja as daraja-mock on loopback,
+a router and a package, and a way to run the payment worker on what the callback queued."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from daraja_mock import DarajaMock
+from moto import mock_aws
+
+from chalicelib.core import auth
+from chalicelib.core.aws import client, queue_arn, queue_url
+from chalicelib.core.config import get_settings, reset_settings
+from chalicelib.hotspot import models
+from chalicelib.hotspot.settings import hotspot_settings
+from infra.local.runtime import LambdaContext, sqs_event
+from infra.local.stack import free_port
+from tests.conftest import reload_settings
+from tests.integration.conftest import KID, bearer
+
+CALLBACK_TOKEN = "cb-token-for-tests-0123456789"
+SECRET = {
+    "consumer_key": "test_key",
+    "consumer_secret": "test_secret",
+    "passkey": "pk-test",
+    "callback_token": CALLBACK_TOKEN,
+}
+
+
+# The stage is deployed once per module (moto's CloudFormation takes seconds): each test works
+# on its own router, package, phone numbers and receipts, and drains the queues it reads.
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[None]:
+    """Given the stage's resources from infra/template.yaml on in-process moto (once per module)."""
+    with mock_aws():
+        reload_settings()
+        from infra.local import provision
+
+        provision.deploy_stack()
+        yield
+    reload_settings()
+
+
+@pytest.fixture(scope="module")
+def signing_key(aws: None) -> str:
+    private_pem, jwks = auth.generate_key_pair(KID)
+    client("ssm").put_parameter(
+        Name=get_settings().auth_jwks_parameter, Value=json.dumps(jwks), Type="String", Overwrite=True
+    )
+    auth.keys.clear()
+    return private_pem
+
+
+@pytest.fixture(scope="module")
+def token(signing_key: str) -> Callable[..., str]:
+    def make(sub: str = "user-1", *roles: str, ttl: int = 3600) -> str:
+        return auth.mint(signing_key, KID, sub, roles or ("patient",), ttl)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def daraja_mock() -> tuple[DarajaMock, str]:
+    """Given daraja-mock (a third-party Flask double of Daraja) serving on loopback."""
+    mock = DarajaMock()
+    url = mock.run_thread(port=free_port())
+    return mock, url
+
+
+@pytest.fixture(scope="module")
+def api(aws: None, daraja_mock: tuple[DarajaMock, str]) -> Iterator[Client]:
+    """Given the app on the module's stage, Daraja at daraja-mock, the Daraja secret stored."""
+    from app import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUDA_HOTSPOT_DARAJA_BASE_URL", daraja_mock[1])
+        patch.setenv("MUDA_HOTSPOT_CALLBACK_IP_CHECK", "off")
+        reset_settings()
+        models.reset_caches()
+        get_settings(), hotspot_settings()  # read now: Chalice's client swaps the env per request
+        models.put_secret(f"muda/{get_settings().stage}/hotspot/daraja", SECRET)
+        with Client(app) as test_client:
+            yield test_client
+    reset_settings()
+    models.reset_caches()
+
+
+@pytest.fixture
+def hotspot(api: Client, daraja_mock: tuple[DarajaMock, str]) -> DarajaMock:
+    """Given daraja-mock with a clean request log and the queues drained."""
+    mock = daraja_mock[0]
+    mock.reset()
+    for queue in ("payments", "provisioning", "events"):
+        drain(queue)
+    return mock
+
+
+@pytest.fixture
+def admin(token: Callable[..., str]) -> dict[str, Any]:
+    return bearer(token("admin-1", "admin"))
+
+
+@pytest.fixture
+def shop(api: Client, hotspot: DarajaMock, admin: dict[str, Any]) -> dict[str, Any]:
+    """Given a router of this test's own and a 1-hour package for KES 20 sold on it."""
+    router = api.http.post(
+        "/admin/routers",
+        headers={**admin, "Content-Type": "application/json"},
+        body=json.dumps(
+            {
+                "name": "Cafe",
+                "host": "127.0.0.1",
+                "username": "api",
+                "password": "s3cret!",
+                "login_url": "http://127.0.0.1:9/login",
+            }
+        ),
+    ).json_body
+    package = api.http.post(
+        "/admin/packages",
+        headers={**admin, "Content-Type": "application/json"},
+        body=json.dumps(
+            {
+                "name": "1 hour",
+                "price": 20,
+                "validity_seconds": 3600,
+                "limit_uptime_seconds": 3600,
+                "rate_limit": "2M/5M",
+                "shared_users": 1,
+                "router_ids": [router["router_id"]],
+            }
+        ),
+    ).json_body
+    return {"router": router, "package": package}
+
+
+def new_phone() -> str:
+    return "07" + "".join(random.choices(string.digits, k=8))
+
+
+def new_receipt() -> str:
+    return "T" + "".join(random.choices(string.ascii_uppercase + string.digits, k=9))
+
+
+def subscriptions(router_id: str) -> list[models.SubscriptionItem]:
+    return list(
+        models.SubscriptionItem.scan(
+            (models.SubscriptionItem.sk == "SUB") & (models.SubscriptionItem.router_id == router_id)
+        )
+    )
+
+
+def post(api: Client, path: str, body: Any, headers: dict[str, Any] | None = None) -> Any:
+    return api.http.post(
+        path, headers={"Content-Type": "application/json", **(headers or {})}, body=json.dumps(body)
+    )
+
+
+def drain(queue: str) -> list[dict[str, Any]]:
+    """Every message on a queue, consumed."""
+    sqs, url = client("sqs"), queue_url(get_settings().name(queue))
+    out: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not messages:
+            return out
+        out.extend(messages)
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def run_payment_worker() -> dict[str, Any]:
+    """Feed what is on the payments queue to the real SQS handler and delete what it reports
+    done, as Lambda's event source would (failed records stay for their backoff). One record per
+    batch: in-process moto is not thread-safe (races are proven on DynamoDB Local and e2e)."""
+    from app import app
+
+    name = get_settings().name("payments")
+    sqs, url = client("sqs"), queue_url(name)
+    failures: list[dict[str, str]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not messages:
+            return {"batchItemFailures": failures}
+        event = sqs_event(messages, queue_arn(name), get_settings().region)
+        result = app.handler_map["payments"](event, LambdaContext("payments"))
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        failures.extend(result["batchItemFailures"])
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def router_commands() -> list[dict[str, Any]]:
+    return [json.loads(m["Body"]) for m in drain("provisioning")]
+
+
+def success_callback(
+    checkout: str, amount: float = 20.0, receipt: str = "NLJ7RT61SV", code: Any = 0
+) -> dict[str, Any]:
+    """Safaricom's documented success callback."""
+    return {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": "29115-34620561-1",
+                "CheckoutRequestID": checkout,
+                "ResultCode": code,
+                "ResultDesc": "The service request is processed successfully.",
+                "CallbackMetadata": {
+                    "Item": [
+                        {"Name": "Amount", "Value": amount},
+                        {"Name": "MpesaReceiptNumber", "Value": receipt or new_receipt()},
+                        {"Name": "Balance"},
+                        {"Name": "TransactionDate", "Value": 20191219102115},
+                        {"Name": "PhoneNumber", "Value": 254708374149},
+                    ]
+                },
+            }
+        }
+    }
+
+
+def failure_callback(checkout: str, code: Any, desc: str) -> dict[str, Any]:
+    return {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": "29115-34620561-1",
+                "CheckoutRequestID": checkout,
+                "ResultCode": code,
+                "ResultDesc": desc,
+            }
+        }
+    }
