@@ -7,6 +7,7 @@ exactly as the per-minute schedule does.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ def _provisioner() -> Any:
         sys.path.insert(0, str(ROOT))
     from functions.router_provisioner import handler
 
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # the handler logs at INFO; a shell wants less
     return handler
 
 

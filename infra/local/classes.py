@@ -107,7 +107,7 @@ def seed(stack: Any) -> list[str]:
     m = group["moments"]
     return [
         "",
-        "Classes demo (docs/classes.md walks through it):",
+        "Classes (docs/classes.md walks through the demo)",
         f"  academy {academy['id']} (ready 1 min before, 0.5 min buffer, absent after 1.5 min)",
         f"  group class      {group['id']}  READY {m['ready_at']}, ONGOING {m['start_at']}, "
         f"COMPLETED {m['complete_at']}",

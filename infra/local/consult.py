@@ -39,7 +39,8 @@ def seed(stack: Any) -> list[str]:
     patient, doctor = dev_token(PATIENT, ["patient"]), dev_token(DOCTOR, ["doctor"])
     api = stack.api_url
     return [
-        "  consultations (docs/consult.md walks a session with curl):",
+        "",
+        "Consultations (docs/consult.md walks a session with curl)",
         f"    {PATIENT} (5 text, 2 voice, 1 video credits; interval {settings().interval_seconds:g} s):",
         f"      export PATIENT={patient}",
         f"    {DOCTOR}:",

@@ -75,6 +75,8 @@ def start(stack: Any) -> None:
 def seed(stack: Any) -> list[str]:
     env = stack.env
     return [
+        "",
+        "Hotspot routers (docs/routers.md)",
         f"  RouterOS sim   {env['MUDA_LOCAL_ROUTER_HOST']}:{env['MUDA_LOCAL_ROUTER_PORT']} "
         f"(user {env['MUDA_LOCAL_ROUTER_USERNAME']}; faults: {env['MUDA_LOCAL_ROUTER_CONTROL_URL']}/state)",
         "                 `muda routers check` probes it; see docs/routers.md",

@@ -41,7 +41,8 @@ def seed(stack: object) -> list[str]:
     admin = dev_token("admin-1", ["admin"])
     return [
         "",
-        f"  Waiting room: event '{DEMO_EVENT}' is active (cap 5, checkout 2 min). See docs/waitroom.md.",
+        "Waiting room (docs/waitroom.md)",
+        f"  event '{DEMO_EVENT}' is active (cap 5, checkout 2 min)",
         f"    USER={user}",
         f"    ADMIN={admin}",
         f'    curl -s -X POST -H "Authorization: Bearer $USER" {api}/waitroom/events/{DEMO_EVENT}/join',
