@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,20 +62,11 @@ def provision() -> None:
     models.put_secret(hotspot_settings().daraja_secret, daraja_config())
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def start(stack: Any) -> None:
-    from infra.local.stack import free_port, wait_until
+    from infra.local.stack import wait_until
 
     daraja_config()
-    port = DEMO_PORT if stack.api_port == 8000 and _port_free(DEMO_PORT) else free_port()
+    port = stack.port(DEMO_PORT)
     delay = stack.env.get("MUDA_LOCAL_DARAJA_DELAY_SECONDS", "3")
     stack._spawn(
         "daraja",

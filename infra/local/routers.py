@@ -34,15 +34,6 @@ def router_password() -> str:
     return PASSWORD_FILE.read_text().strip()
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -52,11 +43,10 @@ def _accepts(port: int) -> bool:
 
 
 def start(stack: Any) -> None:
-    from infra.local.stack import free_port, wait_until
+    from infra.local.stack import wait_until
 
-    demo = stack.api_port == 8000
-    port = DEMO_PORT if demo and _port_free(DEMO_PORT) else free_port()
-    control = DEMO_CONTROL_PORT if demo and _port_free(DEMO_CONTROL_PORT) else free_port()
+    port = stack.port(DEMO_PORT)
+    control = stack.port(DEMO_CONTROL_PORT)
     password = router_password()
     argv = [sys.executable, "-m", "infra.local.routeros", "--port", str(port), "--control-port", str(control)]
     stack._spawn("routeros", [*argv, "--username", USERNAME, "--password", password])

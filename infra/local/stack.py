@@ -57,6 +57,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def _reachable(url: str) -> bool:
     try:
         requests.get(url, timeout=1)
@@ -94,6 +103,11 @@ class LocalStack:
         self.env = {**os.environ, **LOCAL_ENV, **(env or {}), "AWS_ENDPOINT_URL": self.endpoint}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
+
+    def port(self, demo_port: int) -> int:
+        """A simulator's port: its well-known one for ``make run`` (the API on 8000) when free,
+        else any free one (the e2e tier and benches run their own stacks beside it)."""
+        return demo_port if self.api_port == 8000 and port_free(demo_port) else free_port()
 
     # --- processes --------------------------------------------------------------------------
 
