@@ -33,14 +33,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.classes import logic
 from chalicelib.classes.settings import settings
-from chalicelib.core import clock
+from chalicelib.core import clock, db
 from chalicelib.core.db import MudaModel, transaction
-
-CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def _failed_condition(error: PutError | UpdateError) -> bool:
-    return error.cause_response_code == CONDITION_FAILED
 
 
 def _sortable(epoch: float) -> str:
@@ -95,7 +89,7 @@ def update_academy(academy: Academy, changes: dict[str, Any]) -> bool:
     try:
         academy.update(actions=[*actions, Academy.updated_at.set(clock.now())], condition=Academy.pk.exists())
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -276,7 +270,7 @@ def apply_transition(session: ClassSession, step: logic.Transition, reason: str,
     try:
         session.update(actions=actions, condition=condition)
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -307,7 +301,7 @@ def reschedule(session: ClassSession, scheduled_at: float, duration_minutes: flo
             condition=(ClassSession.status == logic.SCHEDULED) & (ClassSession.version == session.version),
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -328,7 +322,7 @@ def cancel(session: ClassSession, reason: str) -> bool:
             condition=(ClassSession.status == session.status) & (ClassSession.version == session.version),
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -345,7 +339,7 @@ def claim_outbox(session: ClassSession, lease_seconds: float) -> bool:
             condition=ClassSession.outbox_lease.does_not_exist() | (ClassSession.outbox_lease < now),
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -371,7 +365,7 @@ def mark_settled(session: ClassSession) -> None:
             & (ClassSession.published == len(session.history)),
         )
     except UpdateError as error:
-        if not _failed_condition(error):
+        if not db.condition_failed(error):
             raise
 
 
@@ -426,10 +420,10 @@ def record_join(session: ClassSession, user: str, role: str, at: float) -> JoinO
                 condition=Attendance.in_room_since.does_not_exist(),
             )
     except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if len(reasons) > 0 and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        codes = db.cancellation_codes(error)
+        if codes[0:1] == [db.REFUSED]:
             return "closed"
-        if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == "ConditionalCheckFailed":
+        if codes[1:2] == [db.REFUSED]:
             return "already_in_room"
         raise
     return "joined"
@@ -455,7 +449,7 @@ def record_leave(class_id: str, user: str, at: float) -> bool:
             condition=Attendance.in_room_since == since,
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -564,17 +558,17 @@ def use_credit(class_id: str, student: str) -> CreditUse:
             )
         return CreditUse(student, "used")
     except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        codes = db.cancellation_codes(error)
+        if codes[0:1] == [db.REFUSED]:
             return CreditUse(student, "already")
-        if not (len(reasons) > 1 and reasons[1] is not None and reasons[1].code == "ConditionalCheckFailed"):
+        if codes[1:2] != [db.REFUSED]:
             raise
     try:
         _ledger_item(pk, sk, student, 0, "owed", now, class_id=class_id).save(
             condition=CreditLedger.pk.does_not_exist()
         )
     except PutError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return CreditUse(student, "already")
         raise
     return CreditUse(student, "owed")
@@ -599,8 +593,7 @@ def grant_credits(student: str, credits: int, reference: str) -> bool:
                 ],
             )
     except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if db.cancellation_codes(error)[0:1] == [db.REFUSED]:
             return False
         raise
     return True

@@ -32,7 +32,6 @@ from chalicelib.consult import logic
 from chalicelib.core import clock, db
 from chalicelib.core.db import MudaModel
 
-CCF = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
 
 
@@ -270,7 +269,7 @@ class Cancelled(Exception):
         self._conflict = conflict
 
     def failed(self, label: str) -> bool:
-        return self.reasons.get(label) == CCF
+        return self.reasons.get(label) == db.REFUSED
 
     @property
     def conflict(self) -> bool:
@@ -291,10 +290,10 @@ def transact(build: Callable[[Tx], None]) -> None:
     except TransactWriteError as error:
         labels = recorder.labels if recorder else []
         if error.cause_response_code == "TransactionCanceledException":
-            codes = [r.code if r else None for r in error.cancellation_reasons]
+            codes = db.cancellation_codes(error)
             reasons: dict[str, str | None] = {}
             for label, code in zip(labels, codes, strict=False):
-                if label and reasons.get(label) != CCF:
+                if label and reasons.get(label) != db.REFUSED:
                     reasons[label] = code
             raise Cancelled(reasons, conflict=not any(codes)) from None
         if error.cause_response_code == "TransactionConflictException":
@@ -308,7 +307,7 @@ def _conditional(fn: Callable[[], Any]) -> bool:
         fn()
         return True
     except (PutError, UpdateError) as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             return False
         raise
 

@@ -10,6 +10,7 @@ import threading
 from typing import Any, ClassVar
 
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -91,6 +92,22 @@ def connection() -> Connection:
             built.client  # noqa: B018 - the property builds the client
             _connection = built
         return _connection
+
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+REFUSED = "ConditionalCheckFailed"  # a transaction action's cancellation code
+
+
+def condition_failed(error: Exception) -> bool:
+    """A PynamoDB write refused by its condition: the expected outcome of a duplicate or a lost
+    race (a no-op to acknowledge), as opposed to any other failure (to raise)."""
+    return getattr(error, "cause_response_code", None) == CONDITION_FAILED
+
+
+def cancellation_codes(error: TransactWriteError) -> list[str | None]:
+    """Why each action of a cancelled transaction failed (``"ConditionalCheckFailed"`` or ``None``),
+    in the order PynamoDB sent them (grouped by type: condition checks, deletes, puts, updates)."""
+    return [r.code if r else None for r in (error.cancellation_reasons or [])]
 
 
 def transaction() -> TransactWrite:

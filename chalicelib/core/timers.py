@@ -35,7 +35,7 @@ from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
-from chalicelib.core import clock, ids
+from chalicelib.core import clock, db, ids
 from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings
 from chalicelib.core.db import MudaModel
@@ -170,7 +170,7 @@ def schedule(kind: str, key: str, due_at: datetime | float, payload: dict[str, A
             | (TimerItem.state == CANCELLED)
         )
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             return False
         raise
     _arm(item, now)
@@ -235,7 +235,7 @@ def cancel(kind: str, key: str) -> bool:
             condition=TimerItem.state == PENDING,
         )
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             return False
         raise
     if item.via == "scheduler":
@@ -299,7 +299,7 @@ def fire(tid: str, due: float) -> Outcome:
             condition=(TimerItem.due_at == due) & claimable,
         )
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             logger.info("timer skipped - already claimed or moved", extra={"timer": tid, "due_at": due})
             return "duplicate"
         raise
@@ -337,7 +337,7 @@ def _finish(item: TimerItem, token: str) -> None:
             condition=TimerItem.claim == token,
         )
     except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not db.condition_failed(error):
             raise
         logger.warning("timer claim lost while firing (moved, or lease expired)", extra={"timer": item.id})
 
@@ -357,7 +357,7 @@ def _release(item: TimerItem, token: str, error: Exception, max_attempts: int) -
     try:
         item.update(actions=actions, condition=TimerItem.claim == token)
     except UpdateError as update_error:
-        if update_error.cause_response_code != "ConditionalCheckFailedException":
+        if not db.condition_failed(update_error):
             raise
 
 

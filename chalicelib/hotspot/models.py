@@ -253,10 +253,6 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _failed_condition(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def _retention() -> int:
     return int(clock.now() + hotspot_settings().retention_days * 86400)
 
@@ -362,7 +358,7 @@ def update_router(router_id: str, fields: dict[str, Any], password: str | None) 
     try:
         router.update(actions=actions, condition=RouterItem.pk.exists())
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return None
         raise
     return router
@@ -484,7 +480,7 @@ def record_callback(checkout_request_id: str, raw: str) -> PaymentItem | None:
             condition=PaymentItem.pk.exists(),
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return None
         raise
     return item
@@ -580,7 +576,7 @@ def settle_failed(
     try:
         payment.update(actions=actions, condition=condition)
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -777,7 +773,7 @@ def settle_paid(
             raise AlreadySettled() from None
         if receipt and receipt_used(receipt):
             raise ReceiptReused() from None
-        raise Conflict(str([r.code if r else None for r in error.cancellation_reasons])) from None
+        raise Conflict(str(db.cancellation_codes(error))) from None
     if renewal:
         sub.expires_at_ts = term.expires_at
         sub.limit_uptime_seconds = term.limit_uptime_seconds
@@ -818,7 +814,7 @@ def claim_followups(payment: PaymentItem, grace: float) -> bool:
             ),
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True
@@ -855,7 +851,7 @@ def expire_subscription(sub: SubscriptionItem) -> bool:
                 | (CurrentItem.subscription_id == sub.subscription_id),
             )
     except TransactWriteError as error:
-        if any(r and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons):
+        if db.REFUSED in db.cancellation_codes(error):
             return False
         raise
     sub.status = logic.EXPIRED
@@ -876,7 +872,7 @@ def claim_deprovision(sub: SubscriptionItem, grace: float) -> bool:
             ),
         )
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
     return True

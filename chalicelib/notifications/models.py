@@ -10,7 +10,7 @@ from __future__ import annotations
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.core import clock
+from chalicelib.core import clock, db
 from chalicelib.core.db import MudaModel
 
 RETENTION_SECONDS = 90 * 24 * 3600
@@ -41,7 +41,7 @@ def store(item: InboxItem) -> bool:
         item.save(condition=InboxItem.sk.does_not_exist())
         return True
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             return False
         raise
 
@@ -74,7 +74,7 @@ def mark_read(sub: str, notification_id: str) -> InboxItem | None:
             condition=InboxItem.sk.exists(),
         )
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             return None
         raise
     return item

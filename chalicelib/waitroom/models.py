@@ -150,14 +150,6 @@ def _transaction() -> TransactWrite:
     return db.transaction()
 
 
-def _failed_condition(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _reasons(error: TransactWriteError) -> list[str | None]:
-    return [r.code if r else None for r in (error.cancellation_reasons or [])]
-
-
 # --- events -----------------------------------------------------------------------------------
 
 
@@ -167,7 +159,7 @@ def create_event(item: EventItem) -> bool:
         item.save(condition=EventItem.pk.does_not_exist())
         return True
     except PutError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
 
@@ -189,7 +181,7 @@ def update_event(event_id: str, changes: dict[str, Any], now: float) -> EventIte
         item.update(actions=actions, condition=EventItem.pk.exists() & (EventItem.status != logic.CLOSED))
         return item
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return None
         raise
 
@@ -208,7 +200,7 @@ def set_event_status(event_id: str, allowed_from: Sequence[str], status: str, no
         )
         return item
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return None
         raise
 
@@ -244,7 +236,7 @@ def allocate_ticket(event_id: str, lane: Lane, now: float) -> EventItem | None:
         item.update(actions=[counter.add(1)], condition=EventItem.status == logic.ACTIVE)
         return item
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return None
         raise
 
@@ -264,10 +256,10 @@ def write_place(session: SessionItem, marker: JoinMarker) -> str:
                 tx.save(session, condition=SessionItem.pk.does_not_exist())
             return "written"
         except TransactWriteError as error:
-            reasons = _reasons(error)
-            if len(reasons) == 3 and reasons[1] == "ConditionalCheckFailed":
+            reasons = db.cancellation_codes(error)
+            if len(reasons) == 3 and reasons[1] == db.REFUSED:
                 return "duplicate"
-            if len(reasons) == 3 and "ConditionalCheckFailed" in (reasons[0], reasons[2]):
+            if len(reasons) == 3 and db.REFUSED in (reasons[0], reasons[2]):
                 # The cursor went by, or the place is taken (a counter that handed a ticket out
                 # twice: never on DynamoDB, but moto_server's ADD is not atomic under threads).
                 return "passed"
@@ -294,7 +286,7 @@ def heartbeat(session: SessionItem, now: float) -> bool:
         session.update(actions=[SessionItem.last_seen.set(now)], condition=SessionItem.status == logic.QUEUED)
         return True
     except UpdateError as error:
-        if _failed_condition(error):
+        if db.condition_failed(error):
             return False
         raise
 
@@ -415,8 +407,8 @@ def commit_round(
     except TransactWriteError as error:
         if error.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
             raise
-        reasons = _reasons(error)
-        return "lost" if reasons and reasons[0] == "ConditionalCheckFailed" else "retry"
+        reasons = db.cancellation_codes(error)
+        return "lost" if reasons and reasons[0] == db.REFUSED else "retry"
 
 
 def release(
@@ -456,8 +448,8 @@ def release(
                 tx.update(EventItem(*event_key(session.event_id)), actions=event_actions)
             return True
         except TransactWriteError as error:
-            reasons = _reasons(error)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            reasons = db.cancellation_codes(error)
+            if reasons and reasons[0] == db.REFUSED:
                 return False
             # Another transaction held the event item (an admission round): try again.
             if "TransactionConflict" not in reasons or attempt == _CONFLICT_RETRIES - 1:
