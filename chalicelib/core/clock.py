@@ -22,6 +22,12 @@ def to_datetime(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def time_key(epoch: float) -> str:
+    """The one sortable text form of an instant (sort keys, cursors, ids): fixed width with
+    microseconds, so text order is time order (until the year 2286)."""
+    return f"{epoch:017.6f}"
+
+
 def set_clock(fn: Callable[[], float] | None) -> None:
     """Replace the clock (tests); ``None`` restores the system clock."""
     global _now

@@ -15,10 +15,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Stage = Literal["local", "dev", "prod", "test"]
 S = TypeVar("S", bound=BaseSettings)
 
-# Short names of the stage's tables and queues, as in infra/template.yaml (a test checks).
-TABLES = ("timers", "ops", "notifications", "consult", "hotspot", "classes", "waitroom")
-QUEUES = ("timers", "events", "notifications", "payments", "provisioning")
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MUDA_", extra="ignore", frozen=True)
@@ -94,12 +90,17 @@ class Settings(BaseSettings):
 
     @property
     def tables(self) -> list[str]:
-        return [self.name(t) for t in TABLES]
+        """Every registered table (``core.registry``), as in infra/template.yaml (a test checks)."""
+        from chalicelib.core import registry
+
+        return [self.name(t) for t in registry.tables()]
 
     @property
     def queues(self) -> list[str]:
-        """Every work queue; each has a ``<name>-dlq``."""
-        return [self.name(q) for q in QUEUES]
+        """Every registered work queue; each has a ``<name>-dlq``."""
+        from chalicelib.core import registry
+
+        return [self.name(q) for q in registry.queues()]
 
     @property
     def is_local(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
-from chalicelib.core import timers
+from chalicelib.core import outbox, timers
 from chalicelib.core.config import get_settings
 from chalicelib.core.observability import flush_metrics
 from chalicelib.core.queues import process_batch
@@ -32,8 +32,9 @@ def timers_due(event: Any) -> dict[str, Any]:
 
 @blueprint.schedule("rate(1 minute)")
 def timers_sweep(event: Any) -> dict[str, int]:
-    """Backstop: fire pending timers whose message was lost (at most a minute late)."""
+    """Backstop: fire pending timers whose message was lost, and publish the events a crashed
+    writer left in the outbox."""
     try:
-        return {"resent": timers.sweep()}
+        return {"resent": timers.sweep(), "events": outbox.sweep()}
     finally:
         flush_metrics()

@@ -45,7 +45,8 @@ def deliveries(envelope: dict[str, Any]) -> list[Delivery]:
         return []
     wanted = list(dict.fromkeys(r for r in recipients if isinstance(r, str) and 0 < len(r) <= 128))
     when = occurred_at(envelope)
-    event_id = str(envelope["id"])
+    # The outbox's stable id: a republished event (a retried drain) is the same event.
+    event_id = str(detail.get("event_id") or envelope["id"])
     message = detail.get("message") if isinstance(detail.get("message"), str) else None
     shown = {k: v for k, v in detail.items() if k not in ("recipients", "message")}
     return [

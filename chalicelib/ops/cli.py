@@ -10,7 +10,7 @@ import time
 
 import click
 
-from chalicelib.core import clock, timers
+from chalicelib.core import clock, registry, timers
 from chalicelib.core.auth import ROLES, dev_token
 from chalicelib.ops import queues
 from chalicelib.ops.logic import count_by_kind, table
@@ -127,15 +127,8 @@ def probe_cmd(count: int, within: float, wait: bool) -> None:
 
 
 def _add_domain_commands() -> None:
-    """Each domain owns its commands in ``chalicelib/<domain>/cli.py``; they hang off ``muda``."""
-    from chalicelib.classes import cli as classes_cli
-    from chalicelib.consult import cli as consult_cli
-    from chalicelib.hotspot import cli as hotspot_cli
-    from chalicelib.hotspot import routers_cli
-    from chalicelib.notifications import cli as notifications_cli
-    from chalicelib.waitroom import cli as waitroom_cli
-
-    for module in (consult_cli, notifications_cli, hotspot_cli, routers_cli, classes_cli, waitroom_cli):
+    """Each product registers its CLI modules (``core.registry``); their commands hang off ``muda``."""
+    for module in registry.modules("cli"):
         for command in module.commands:
             main.add_command(command)
 
