@@ -9,7 +9,7 @@ import click
 from chalicelib.classes import service
 from chalicelib.core import clock
 from chalicelib.core.errors import NotFound
-from chalicelib.ops.logic import table
+from chalicelib.core.text import table
 
 
 def _when(epoch: float | None) -> str:

@@ -12,8 +12,9 @@ import click
 
 from chalicelib.core import clock, registry, timers
 from chalicelib.core.auth import ROLES, dev_token
+from chalicelib.core.text import table
 from chalicelib.ops import queues
-from chalicelib.ops.logic import count_by_kind, table
+from chalicelib.ops.logic import count_by_kind
 
 
 @click.group()

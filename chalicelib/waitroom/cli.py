@@ -13,7 +13,7 @@ import click
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.errors import MudaError
-from chalicelib.ops.logic import table
+from chalicelib.core.text import table
 from chalicelib.waitroom import logic, models, service, tokens
 
 

@@ -12,7 +12,8 @@ from chalicelib.core import clock, ids, timers
 from chalicelib.core.config import Settings
 from chalicelib.core.errors import BadRequest, Conflict, MudaError, Unprocessable
 from chalicelib.core.http import parse_body
-from chalicelib.ops.logic import QueueDepth, count_by_kind, table
+from chalicelib.core.text import table
+from chalicelib.ops.logic import QueueDepth, count_by_kind
 from infra.local.runtime import rate_seconds, sqs_event
 
 
