@@ -11,8 +11,8 @@ the router provisioner, the Daraja and RouterOS simulators).
 3. Sustained: for --seconds, payments initiated and called back at --rate per second; users
    that reached the router per second.
 
-Run: ``make bench`` (or ``python -m bench.hotspot --payments 60 --seconds 60 --rate 20``).
-Prints figures, asserts nothing.
+Run: ``make bench`` (or ``python -m bench.hotspot --payments 60 --seconds 60 --rate 20``;
+``--smoke``: a few payments, a 3 s sustained run). Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import librouteros
 import requests
 
-from bench.common import CallCounter, emulator, summary
+from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet
 from infra.local.stack import LocalStack, free_port
 
 ENV = {
@@ -40,6 +41,7 @@ ENV = {
     "MUDA_HOTSPOT_CALLBACK_IP_CHECK": "off",
 }
 PHASES = ("initiate", "callback", "worker", "status")
+SMOKE = {"calls": 2, "payments": 3, "pace": 5.0, "copies": 2, "seconds": 3.0, "rate": 2.0}
 
 
 def silent_phone(n: int) -> str:
@@ -78,9 +80,7 @@ def callback_body(payment: dict[str, Any], receipt: str, amount: int) -> dict[st
 
 def aws_calls(count: int) -> dict[str, Counter[str]]:
     from app import app  # noqa: F401 - registers the timer kinds
-    from chalicelib.core.aws import client, queue_url
-    from chalicelib.core.config import get_settings
-    from chalicelib.hotspot import models, service
+    from chalicelib.hotspot import models
     from chalicelib.integrations.mpesa import PushAccepted
 
     class StubDaraja:
@@ -90,24 +90,16 @@ def aws_calls(count: int) -> dict[str, Counter[str]]:
             return PushAccepted(new_id("m-"), new_id("ws_CO_"), "ok")
 
     models.daraja = lambda: StubDaraja()  # type: ignore[assignment]
-    counter = CallCounter()
-    from chalicelib.core.timers import TimerItem
+    with CallCounter() as counter:  # every AWS call of this process; windows pick the phases
+        return phases(count, counter)
 
-    counter.hook_all(
-        ["sqs", "events", "scheduler", "secretsmanager"],
-        [
-            models.RouterItem,
-            models.PackageItem,
-            models.PaymentItem,
-            models.PaymentAlias,
-            models.ReceiptItem,
-            models.UserItem,
-            models.CurrentItem,
-            models.SubscriptionItem,
-            TimerItem,
-        ],
-    )
-    counter.hook(models._transactions_connection(models.endpoint_url()).client)
+
+def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
+    """One payment at a time through initiate, callback, worker and a status read."""
+    from chalicelib.core.aws import client, queue_url
+    from chalicelib.core.config import get_settings
+    from chalicelib.hotspot import models, service
+
     router = models.create_router(
         {
             "name": "bench",
@@ -256,7 +248,7 @@ def post_copies(session: requests.Session, url: str, body: dict[str, Any], copie
     return acks
 
 
-def latency(stack: LocalStack, count: int, pace: float, copies: int) -> tuple[Any, ...]:
+def latency_run(stack: LocalStack, count: int, pace: float, copies: int) -> tuple[Any, ...]:
     from infra.local.hotspot import daraja_config
 
     rid, pid, _ = setup_shop(stack)
@@ -343,7 +335,23 @@ def sustained(stack: LocalStack, seconds: float, rate: float) -> tuple[int, int,
     return len(offered), in_window, done / max(1e-9, last - started), sum(errors.values())
 
 
-def main() -> None:
+def report_calls(per_phase: dict[str, Counter[str]], count: int) -> None:
+    print(f"AWS calls per payment (payments side, mean of {count}):")
+    total = 0.0
+    for phase in PHASES:
+        calls = per_phase[phase]
+        mean = sum(calls.values()) / count
+        total += mean if phase != "status" else 0
+        detail = ", ".join(f"{op} {n / count:.1f}" for op, n in sorted(calls.items()))
+        print(f"  {phase:9s} {mean:4.1f}  ({detail})")
+    figure(
+        "AWS calls per payment",
+        f"{total:.1f} (initiate + callback + worker; each status poll adds "
+        f"{sum(per_phase['status'].values()) / count:.1f})",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -355,52 +363,30 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=20.0, help="payments per second offered in the sustained run"
     )
-    args = parser.parse_args()
-    import os
-
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    args = parse_args(parser, argv, SMOKE)
+    quiet()
     logs = Path(tempfile.mkdtemp(prefix="bench-hotspot-"))
 
-    with emulator(ENV, logs / "calls"):
-        per_phase = aws_calls(args.calls)
-    print(f"AWS calls per payment (payments side, mean of {args.calls}):")
-    total = 0.0
-    for phase in PHASES:
-        calls = per_phase[phase]
-        mean = sum(calls.values()) / args.calls
-        total += mean if phase != "status" else 0
-        detail = ", ".join(f"{op} {n / args.calls:.1f}" for op, n in sorted(calls.items()))
-        print(f"  {phase:9s} {mean:4.1f}  ({detail})")
-    print(f"  total     {total:4.1f}  (initiate + callback + worker; each status poll adds the 'status' row)")
+    with bench_run("hotspot", args.smoke):
+        with emulator(ENV, logs / "calls"):
+            report_calls(aws_calls(args.calls), args.calls)
 
-    stack = LocalStack(free_port(), free_port(), env=ENV, log_dir=logs / "stack")
-    print(f"local stack on moto_server; logs {logs}")
-    with stack:
-        acks, to_router, missing, to_paid, paid_to_router = latency(
-            stack, args.payments, args.pace, args.copies
-        )
-        a, r = summary(acks), summary(to_router) if to_router else {"p50": 0, "p99": 0, "max": 0}
-        print(
-            f"callback ack ({len(acks)} posts, {args.copies} copies each, {args.pace}/s): "
-            f"p50 {a['p50'] * 1000:.0f} ms, p99 {a['p99'] * 1000:.0f} ms, max {a['max'] * 1000:.0f} ms"
-        )
-        print(
-            f"callback -> user on router ({len(to_router)} payments, {missing} missing): "
-            f"p50 {r['p50'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, max {r['max'] * 1000:.0f} ms"
-        )
-        for label, values in (
-            ("callback -> paid (payments side)", to_paid),
-            ("paid -> on router (provisioner)", paid_to_router),
-        ):
-            if values:
-                v = summary(values)
-                print(f"  {label}: p50 {v['p50'] * 1000:.0f} ms, p99 {v['p99'] * 1000:.0f} ms")
-        offered, in_window, rate, errors = sustained(stack, args.seconds, args.rate)
-        print(
-            f"sustained {args.seconds:.0f} s at {args.rate}/s offered: {offered} payments, "
-            f"{in_window} on the router within the window ({in_window / args.seconds:.1f}/s), "
-            f"all done at {rate:.1f}/s overall, {errors} errors"
-        )
+        stack = LocalStack(free_port(), free_port(), env=ENV, log_dir=logs / "stack")
+        print(f"local stack on moto_server; logs {logs}")
+        with stack:
+            acks, to_router, missing, to_paid, paid_to_router = latency_run(
+                stack, args.payments, args.pace, args.copies
+            )
+            latency(f"callback ack ({args.copies} copies each, {args.pace}/s)", acks)
+            latency(f"callback -> user on router ({missing} missing)", to_router)
+            latency("callback -> paid (payments side)", to_paid)
+            latency("paid -> on router (provisioner)", paid_to_router)
+            offered, in_window, rate, errors = sustained(stack, args.seconds, args.rate)
+            figure(
+                f"sustained {args.seconds:.0f} s at {args.rate}/s offered",
+                f"{offered} payments, {in_window} on the router within the window "
+                f"({in_window / args.seconds:.1f}/s), all done at {rate:.1f}/s overall, {errors} errors",
+            )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Muda: each timer armed on SQS (delay) or EventBridge Scheduler, claimed on deliv
 Baseline: the old systems' design, a poller that queries for due timers every second and fires
 them (here: the same table and claim, no messages), so the two differ only in how a timer wakes.
 
-Run: ``make bench`` (or ``python -m bench.timers --count 500``). Prints figures, asserts nothing.
+Run: ``make bench`` (or ``python -m bench.timers --count 500``; ``--smoke``: a few timers, both
+paths, in seconds). Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import CallCounter, emulator, summary
+from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet, ratio
 from chalicelib.core import clock, timers
 from chalicelib.ops import models
 from chalicelib.ops.handlers import PROBE
 
 ENV = {
-    "MUDA_TIMER_SQS_MAX_DELAY": "5",  # beyond 5 s via Scheduler, so both paths are measured
     "MUDA_TIMER_SCHEDULER_LEAD_SECONDS": "2",
     "MUDA_TIMER_SWEEP_GRACE_SECONDS": "5",
     "MUDA_LOCAL_SCHEDULE_SECONDS": "5",
@@ -38,6 +39,11 @@ SERVICE_OPS = (
     "sqs:",
     "scheduler:",
 )
+# What a timer costs: the timer service, the probe handler's write, the emulation of Lambda and
+# Scheduler. Other domains' schedules run in the same runtime; their calls are summed apart.
+TIMER_OPS = ("(timers)", "(ops)", "sqs:", "scheduler:", "emulation ")
+# Due 2-4 s with SQS delays capped at 3 s: both paths fire, each run waits 4 s.
+SMOKE = {"count": 6, "spread": 4.0, "sqs_max_delay": 3}
 
 
 def wait_for(run: str, count: int, timeout: float) -> list[models.ProbeItem]:
@@ -79,13 +85,10 @@ def muda(count: int, spread: float, counter: CallCounter) -> tuple[list[float], 
     finally:
         runtime.stop()
     reruns = sum(p.executions > 1 for p in fired)
-    print(f"  via: {dict(Counter(paths.values()))}; handlers run more than once: {reruns}")
+    figure("timers by path", str(dict(Counter(paths.values()))))
+    figure("handlers run more than once", str(reruns))
     for path in sorted(set(paths.values())):
-        ms = {
-            k: round(v * 1000)
-            for k, v in summary([p.first_fired_at - p.due_at for p in fired if paths[p.sk] == path]).items()
-        }
-        print(f"  {path:10} lateness p50 {ms['p50']} ms, p99 {ms['p99']} ms, max {ms['max']} ms")
+        latency(f"lateness via {path}", [p.first_fired_at - p.due_at for p in fired if paths[p.sk] == path])
     return [p.first_fired_at - p.due_at for p in fired], calls
 
 
@@ -119,36 +122,48 @@ def per_timer(calls: Counter[str], count: int, only: tuple[str, ...] | None = No
     return sum(v for k, v in calls.items() if only is None or k.startswith(only)) / count
 
 
-def main() -> None:
-    from chalicelib.core.observability import logger, metrics
+def is_timer_op(label: str) -> bool:
+    return label.startswith(TIMER_OPS) or label.endswith(TIMER_OPS)
 
-    logger.setLevel("WARNING")
-    metrics.add_metric = lambda **_: None  # type: ignore[method-assign]  # EMF lines would drown the figures
+
+def main(argv: Sequence[str] | None = None) -> None:
+    quiet()  # EMF lines would drown the figures
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--spread", type=float, default=30.0, help="due 2..SPREAD seconds after scheduling")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--sqs-max-delay", type=int, default=5, help="timers due later go via Scheduler (AWS: 900)"
+    )
+    args = parse_args(parser, argv, SMOKE)
+    env = ENV | {"MUDA_TIMER_SQS_MAX_DELAY": str(args.sqs_max_delay)}
 
-    with emulator(ENV, Path(tempfile.mkdtemp(prefix="bench-timers-"))):
-        counter = CallCounter()
-        counter.hook_all(["sqs", "scheduler"], [timers.TimerItem, models.ProbeItem])
-        print(f"timers: {args.count} due 2-{args.spread:.0f} s out, local stack (moto_server), 2 cores")
+    with (
+        bench_run("timers", args.smoke),
+        emulator(env, Path(tempfile.mkdtemp(prefix="bench-timers-"))),
+        CallCounter() as counter,
+    ):
+        print(
+            f"timers: {args.count} due 2-{args.spread:.0f} s out, beyond {args.sqs_max_delay} s via "
+            "Scheduler (both paths measured); local stack (moto_server)"
+        )
         late, calls = muda(args.count, args.spread, counter)
         base_late, base_calls = baseline(args.count, args.spread, counter)
 
-    m, b = summary(late), summary(base_late)
-    print()
-    print(f"{'':28}{'muda':>10}{'1 s poll':>10}{'ratio':>8}")
-    for key in ("p50", "p99", "max"):
-        label = f"lateness {key} (ms)"
-        print(f"{label:28}{m[key] * 1000:>10.0f}{b[key] * 1000:>10.0f}{m[key] / b[key]:>8.2f}")
-    svc_m, svc_b = per_timer(calls, args.count, SERVICE_OPS), per_timer(base_calls, args.count, SERVICE_OPS)
-    print(f"{'AWS calls/timer, timer svc':28}{svc_m:>10.2f}{svc_b:>10.2f}{svc_m / svc_b:>8.2f}")
-    print()
-    print("muda calls per timer by operation ('emulation': done by Lambda/Scheduler on AWS, not by Muda;")
-    print("'(ops)': the probe handler's own write):")
-    for op, n in sorted(calls.items()):
-        print(f"  {op:40}{n / args.count:>8.2f}")
+        svc_m = per_timer(calls, args.count, SERVICE_OPS)
+        svc_b = per_timer(base_calls, args.count, SERVICE_OPS)
+        print()
+        print("muda calls per timer by operation ('emulation': done by Lambda/Scheduler on AWS, not by Muda;")
+        print("'(ops)': the probe handler's own write):")
+        for op, n in sorted(calls.items()):
+            if is_timer_op(op):
+                print(f"  {op:40}{n / args.count:>8.2f}")
+        others = sum(n for op, n in calls.items() if not is_timer_op(op))
+        print(f"  {'(other domains, same runtime)':40}{others / args.count:>8.2f}")
+        print()
+        m, b = latency("lateness muda", late), latency("lateness 1 s poll baseline", base_late)
+        for key, name in (("p50", "median"), ("p99", "p99"), ("max", "max")):
+            ratio(f"lateness {name} (ms)", m[key] * 1000, b[key] * 1000, ("muda", "1 s poll"))
+        ratio("AWS calls per timer, timer service", svc_m, svc_b, ("muda", "1 s poll"))
 
 
 if __name__ == "__main__":
