@@ -16,6 +16,7 @@ from chalicelib.classes.schemas import (
     ClassIn,
     ClassList,
     ClassOut,
+    ClassQuery,
     GrantIn,
     GrantOut,
     HistoryOut,
@@ -137,8 +138,7 @@ def _epoch_in_range(value: Any) -> float:
 
 
 def _may_manage(call: Call, session: models.ClassSession) -> None:
-    assert call.principal
-    if not (call.principal.is_admin or call.principal.sub == session.teacher_id):
+    if not (call.user.is_admin or call.user.sub == session.teacher_id):
         raise Forbidden("only the class's teacher or an admin can change it")
 
 
@@ -176,14 +176,13 @@ def update_academy(call: Call, academy_id: str) -> AcademyOut:
 @api.route("/classes", "POST", body=ClassIn, response=ClassOut, status=201, roles=STAFF)
 def create_class(call: Call) -> ClassOut:
     """Schedule a class session (a teacher for themself, an admin for any teacher)."""
-    assert call.principal
     body: ClassIn = call.body
-    if call.principal.is_admin:
+    if call.user.is_admin:
         teacher = body.teacher_id or ""
         if not teacher:
             raise BadRequest("an admin must name the teacher_id", code="teacher_required")
     else:
-        teacher = call.principal.sub
+        teacher = call.user.sub
         if body.teacher_id not in (None, teacher):
             raise Forbidden("a teacher schedules classes for themself only")
     problem = logic.validate_students(body.type, teacher, body.student_ids)
@@ -199,16 +198,16 @@ def create_class(call: Call) -> ClassOut:
         body.title,
         scheduled_at,
         body.duration_minutes,
-        call.principal.sub,
+        call.user.sub,
     )
     return class_out(session)
 
 
-@api.route("/classes", response=ClassList, roles=STAFF)
+@api.route("/classes", query=ClassQuery, response=ClassList, roles=STAFF)
 def list_classes(call: Call) -> ClassList:
     """A teacher's classes by start time (an admin passes ``?teacher_id=``)."""
-    assert call.principal
-    teacher = call.query.get("teacher_id") if call.principal.is_admin else call.principal.sub
+    args: ClassQuery = call.args
+    teacher = args.teacher_id if call.user.is_admin else call.user.sub
     if not teacher:
         raise BadRequest("give teacher_id", code="teacher_required")
     return ClassList(classes=[class_out(s) for s in models.sessions_of_teacher(teacher)])
@@ -217,10 +216,9 @@ def list_classes(call: Call) -> ClassList:
 @api.route("/classes/{class_id}", response=ClassOut)
 def get_class(call: Call, class_id: str) -> ClassOut:
     """A class session with its moments, status history and attendance (participants and admins)."""
-    assert call.principal
     session = service.session_or_404(class_id)
-    if not call.principal.is_admin:
-        service.participant_role(session, call.principal.sub)
+    if not call.user.is_admin:
+        service.participant_role(session, call.user.sub)
     return class_out(session, models.attendance(class_id))
 
 
@@ -241,18 +239,16 @@ def cancel_class(call: Call, class_id: str) -> ClassOut:
     session = service.session_or_404(class_id)
     _may_manage(call, session)
     body: CancelIn = call.body
-    assert call.principal
-    return class_out(service.cancel(session, body.reason or f"cancelled by {call.principal.sub}"))
+    return class_out(service.cancel(session, body.reason or f"cancelled by {call.user.sub}"))
 
 
 @api.route("/classes/{class_id}/join", response=JoinOut)
 def join_class(call: Call, class_id: str) -> JoinOut:
     """The meeting URL and a LiveKit access token, for the class's teacher and students while it is
     READY or ONGOING (409 before, with when it opens; 403 for anyone else)."""
-    assert call.principal
     session = service.session_or_404(class_id)
-    name = str(call.principal.claims.get("name") or call.principal.sub)
-    grant = service.join_grant(session, call.principal.sub, name)
+    name = str(call.user.claims.get("name") or call.user.sub)
+    grant = service.join_grant(session, call.user.sub, name)
     return JoinOut(
         url=grant.url,
         token=grant.token,
@@ -266,14 +262,11 @@ def join_class(call: Call, class_id: str) -> JoinOut:
 @api.route("/classes/{class_id}/attendance", "POST", body=AttendanceIn, response=AttendanceResult)
 def record_attendance(call: Call, class_id: str) -> AttendanceResult:
     """Record the caller joining or leaving the meeting (a first join starts a READY class)."""
-    assert call.principal
     session = service.session_or_404(class_id)
     body: AttendanceIn = call.body
-    outcome = service.record_attendance(session, call.principal.sub, body.action, clock.now())
+    outcome = service.record_attendance(session, call.user.sub, body.action, clock.now())
     current = service.session_or_404(class_id)
-    return AttendanceResult(
-        class_id=class_id, user_id=call.principal.sub, outcome=outcome, status=current.status
-    )
+    return AttendanceResult(class_id=class_id, user_id=call.user.sub, outcome=outcome, status=current.status)
 
 
 # --- credits ----------------------------------------------------------------------------------
@@ -298,8 +291,7 @@ def student_credits(call: Call, student_id: str) -> WalletOut:
 @api.route("/me/class-credits", response=WalletOut, roles=("student",))
 def my_credits(call: Call) -> WalletOut:
     """The calling student's class credits and ledger."""
-    assert call.principal
-    return wallet_out(call.principal.sub)
+    return wallet_out(call.user.sub)
 
 
 # --- LiveKit webhook --------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from chalicelib.core.schemas import Query
+
 USER_ID = r"^[A-Za-z0-9._:@|+-]+$"
 
 
@@ -168,3 +170,10 @@ class GrantOut(WalletOut):
 class WebhookOut(BaseModel):
     handled: bool
     detail: str
+
+
+# --- query strings ----------------------------------------------------------------------------
+
+
+class ClassQuery(Query):
+    teacher_id: str | None = Field(default=None, max_length=128, description="Whose classes (admins).")

@@ -14,9 +14,11 @@ from chalicelib.consult.schemas import (
     CreateTextSession,
     LedgerEntryOut,
     LedgerOut,
+    LedgerPage,
     MessageIn,
     MessageList,
     MessageOut,
+    MessagePage,
     PlanIn,
     PlanList,
     PlanOut,
@@ -25,11 +27,13 @@ from chalicelib.consult.schemas import (
     SessionOut,
     SlotList,
     SlotOut,
+    SlotQuery,
     StartCall,
     StatusIn,
     SubscribeIn,
     SubscriptionOut,
     TopUpIn,
+    ViewerPage,
     WalletOut,
 )
 from chalicelib.consult.settings import settings
@@ -47,6 +51,10 @@ def _dt(epoch: float | None) -> datetime | None:
     return None if epoch is None else clock.to_datetime(float(epoch))
 
 
+def _at(epoch: float) -> datetime:
+    return clock.to_datetime(float(epoch))
+
+
 def session_out(s: models.Session) -> SessionOut:
     metering = s.status in logic.METERING and s.metered_from is not None
     return SessionOut(
@@ -55,7 +63,7 @@ def session_out(s: models.Session) -> SessionOut:
         status=s.status,
         patient_id=s.patient_id,
         doctor_id=s.doctor_id,
-        created_at=_dt(s.created_at),  # type: ignore[arg-type]
+        created_at=_at(s.created_at),
         activated_at=_dt(s.activated_at),
         connected_at=_dt(s.connected_at),
         ended_at=_dt(s.ended_at),
@@ -77,10 +85,10 @@ def appointment_out(a: models.Appointment) -> AppointmentOut:
         id=a.appointment_id,
         patient_id=a.patient_id,
         doctor_id=a.doctor_id,
-        scheduled_at=_dt(a.scheduled_at),  # type: ignore[arg-type]
+        scheduled_at=_at(a.scheduled_at),
         status=a.status,
         note=a.note,
-        created_at=_dt(a.created_at),  # type: ignore[arg-type]
+        created_at=_at(a.created_at),
         previous_scheduled_at=_dt(a.previous_scheduled_at),
         proposed_by=a.proposed_by,
         cancelled_by=a.cancelled_by,
@@ -131,30 +139,22 @@ def ledger_out(entries: list[models.LedgerEntry]) -> LedgerOut:
                 party_id=e.party_id,
                 credits=int(e.credits),
                 amount=int(e.amount),
-                created_at=_dt(e.created_at),  # type: ignore[arg-type]
+                created_at=_at(e.created_at),
             )
             for e in entries
         ]
     )
 
 
-def _limit(call: Call, default: int = 50, most: int = 200) -> int:
-    raw = call.query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise BadRequest(f"limit must be a whole number from 1 to {most}", code="invalid_limit")
-    return int(raw)
-
-
 def _viewer(call: Call) -> tuple[str, str]:
     """Whose list to show: your own (as patient or doctor, ``?as=`` when you are both), or for
     an admin the one named by ``?patient_id=`` / ``?doctor_id=``."""
-    assert call.principal
-    p = call.principal
-    if p.is_admin and ("patient_id" in call.query or "doctor_id" in call.query):
-        if "doctor_id" in call.query:
-            return call.query["doctor_id"], "doctor"
-        return call.query["patient_id"], "patient"
-    wanted = call.query.get("as")
+    p, args = call.user, call.args
+    if p.is_admin and (args.patient_id or args.doctor_id):
+        if args.doctor_id:
+            return args.doctor_id, "doctor"
+        return args.patient_id, "patient"
+    wanted = args.as_
     roles = [r for r in ("patient", "doctor") if r in p.roles]
     if wanted:
         if wanted not in roles:
@@ -211,7 +211,7 @@ def subscribe(call: Call) -> SubscriptionOut:
         "voice": int(plan.voice_calls),
         "video": int(plan.video_calls),
     }
-    if not models.grant(body.patient_id, body.reference, credits, plan.plan_id, call.principal.sub):  # type: ignore[union-attr]
+    if not models.grant(body.patient_id, body.reference, credits, plan.plan_id, call.user.sub):
         raise Conflict(f"reference {body.reference} was already applied", code="already_applied")
     return subscription_out(models.get_subscription(body.patient_id))  # type: ignore[arg-type]
 
@@ -220,7 +220,7 @@ def subscribe(call: Call) -> SubscriptionOut:
 def top_up(call: Call) -> SubscriptionOut:
     """Add credits of one kind to a patient, once per reference (e.g. the M-Pesa receipt)."""
     body: TopUpIn = call.body
-    if not models.grant(body.patient_id, body.reference, {body.kind: body.credits}, None, call.principal.sub):  # type: ignore[union-attr]
+    if not models.grant(body.patient_id, body.reference, {body.kind: body.credits}, None, call.user.sub):
         raise Conflict(f"reference {body.reference} was already applied", code="already_applied")
     return subscription_out(models.get_subscription(body.patient_id))  # type: ignore[arg-type]
 
@@ -257,7 +257,7 @@ def admin_wallet(call: Call, doctor_id: str) -> WalletOut:
 @api.route("/me/consult/subscription", response=SubscriptionOut, roles=PATIENT)
 def my_subscription(call: Call) -> SubscriptionOut:
     """Your credits per kind and subscription status."""
-    subscription = models.get_subscription(call.principal.sub)  # type: ignore[union-attr]
+    subscription = models.get_subscription(call.user.sub)
     if subscription is None:
         raise NotFound("you have no subscription yet", code="no_subscription")
     return subscription_out(subscription)
@@ -266,14 +266,14 @@ def my_subscription(call: Call) -> SubscriptionOut:
 @api.route("/me/consult/wallet", response=WalletOut, roles=("doctor",))
 def my_wallet(call: Call) -> WalletOut:
     """Your earnings (KES minor units) and the credits they came from."""
-    return wallet_out(call.principal.sub)  # type: ignore[union-attr]
+    return wallet_out(call.user.sub)
 
 
-@api.route("/me/consult/ledger", response=LedgerOut, roles=("patient", "doctor"))
+@api.route("/me/consult/ledger", query=LedgerPage, response=LedgerOut, roles=("patient", "doctor"))
 def my_ledger(call: Call) -> LedgerOut:
     """Your debits (patient) or awards (doctor), newest first."""
     sub, role = _viewer(call)
-    return ledger_out(models.ledger_of(sub, role, _limit(call, 100, 500)))
+    return ledger_out(models.ledger_of(sub, role, call.args.limit))
 
 
 # --- text sessions ----------------------------------------------------------------------------
@@ -282,21 +282,21 @@ def my_ledger(call: Call) -> LedgerOut:
 @api.route("/text-sessions", "POST", body=CreateTextSession, response=SessionOut, status=201, roles=PATIENT)
 def create_text_session(call: Call) -> SessionOut:
     """Ask a doctor for a text session (needs a text credit; 402 without)."""
-    return session_out(service.create_text_session(call.principal, call.body.doctor_id))  # type: ignore[arg-type]
+    return session_out(service.create_text_session(call.user, call.body.doctor_id))
 
 
-@api.route("/text-sessions", response=SessionList, roles=PARTIES)
+@api.route("/text-sessions", query=ViewerPage, response=SessionList, roles=PARTIES)
 def list_text_sessions(call: Call) -> SessionList:
     """Your text sessions, newest first."""
     sub, role = _viewer(call)
-    sessions = [s for s in models.sessions_of(sub, role, _limit(call)) if s.kind == "text"]
+    sessions = [s for s in models.sessions_of(sub, role, call.args.limit) if s.kind == "text"]
     return SessionList(sessions=[session_out(s) for s in sessions])
 
 
 @api.route("/text-sessions/{session_id}", response=SessionOut, roles=PARTIES)
 def get_text_session(call: Call, session_id: str) -> SessionOut:
     """One text session."""
-    return session_out(service.load_session(session_id, call.principal, text=True)[0])  # type: ignore[arg-type]
+    return session_out(service.load_session(session_id, call.user, text=True)[0])
 
 
 @api.route(
@@ -309,7 +309,7 @@ def get_text_session(call: Call, session_id: str) -> SessionOut:
 )
 def post_message(call: Call, session_id: str) -> MessageOut:
     """Send a message; the doctor's first one activates the session."""
-    m = service.send_message(session_id, call.principal, call.body.body)  # type: ignore[arg-type]
+    m = service.send_message(session_id, call.user, call.body.body)
     return _message_out(m)
 
 
@@ -320,35 +320,35 @@ def _message_out(m: models.Message) -> MessageOut:
         sender_id=m.sender_id,
         sender_role=m.sender_role,
         body=m.body,
-        created_at=_dt(m.created_at),  # type: ignore[arg-type]
+        created_at=_at(m.created_at),
     )
 
 
-@api.route("/text-sessions/{session_id}/messages", response=MessageList, roles=PARTIES)
+@api.route("/text-sessions/{session_id}/messages", query=MessagePage, response=MessageList, roles=PARTIES)
 def get_messages(call: Call, session_id: str) -> MessageList:
     """The session's messages, oldest first (``?after=<message id>`` for the next page)."""
-    service.load_session(session_id, call.principal, text=True)  # type: ignore[arg-type]
-    after = call.query.get("after")
-    found = models.messages(session_id, _limit(call, 100, 500), after)
+    service.load_session(session_id, call.user, text=True)
+    args: MessagePage = call.args
+    found = models.messages(session_id, args.limit, args.after)
     return MessageList(messages=[_message_out(m) for m in found])
 
 
 @api.route("/text-sessions/{session_id}/activity", "POST", response=SessionOut, roles=PARTIES)
 def post_activity(call: Call, session_id: str) -> SessionOut:
     """Record that you are active in the session (only while it is active; 409 otherwise)."""
-    return session_out(service.record_activity(session_id, call.principal))  # type: ignore[arg-type]
+    return session_out(service.record_activity(session_id, call.user))
 
 
 @api.route("/text-sessions/{session_id}/end", "POST", response=SessionOut, roles=PARTIES)
 def end_text_session(call: Call, session_id: str) -> SessionOut:
     """End the session: bills the interval in progress; ending it again changes nothing."""
-    return session_out(service.end_session(session_id, call.principal, text=True))  # type: ignore[arg-type]
+    return session_out(service.end_session(session_id, call.user, text=True))
 
 
 @api.route("/text-sessions/{session_id}/ledger", response=LedgerOut, roles=PARTIES)
 def session_ledger(call: Call, session_id: str) -> LedgerOut:
     """The debits and awards of one session, by interval."""
-    service.load_session(session_id, call.principal)  # type: ignore[arg-type]
+    service.load_session(session_id, call.user)
     return ledger_out(models.ledger_of_session(session_id))
 
 
@@ -358,33 +358,33 @@ def session_ledger(call: Call, session_id: str) -> LedgerOut:
 @api.route("/calls", "POST", body=StartCall, response=SessionOut, status=201, roles=PATIENT)
 def start_call(call: Call) -> SessionOut:
     """Start a voice or video call (needs a credit of its kind; 402 without)."""
-    return session_out(service.start_call(call.principal, call.body.doctor_id, call.body.kind))  # type: ignore[arg-type]
+    return session_out(service.start_call(call.user, call.body.doctor_id, call.body.kind))
 
 
-@api.route("/calls", response=SessionList, roles=PARTIES)
+@api.route("/calls", query=ViewerPage, response=SessionList, roles=PARTIES)
 def list_calls(call: Call) -> SessionList:
     """Your calls, newest first."""
     sub, role = _viewer(call)
-    calls = [s for s in models.sessions_of(sub, role, _limit(call)) if s.kind != "text"]
+    calls = [s for s in models.sessions_of(sub, role, call.args.limit) if s.kind != "text"]
     return SessionList(sessions=[session_out(s) for s in calls])
 
 
 @api.route("/calls/{session_id}", response=SessionOut, roles=PARTIES)
 def get_call(call: Call, session_id: str) -> SessionOut:
     """One call."""
-    return session_out(service.load_session(session_id, call.principal, text=False)[0])  # type: ignore[arg-type]
+    return session_out(service.load_session(session_id, call.user, text=False)[0])
 
 
 @api.route("/calls/{session_id}/connected", "POST", response=SessionOut, roles=PARTIES)
 def call_connected(call: Call, session_id: str) -> SessionOut:
     """The call connected: metering starts (409 once the connection timeout has run out)."""
-    return session_out(service.call_connected(session_id, call.principal))  # type: ignore[arg-type]
+    return session_out(service.call_connected(session_id, call.user))
 
 
 @api.route("/calls/{session_id}/end", "POST", response=SessionOut, roles=PARTIES)
 def end_call(call: Call, session_id: str) -> SessionOut:
     """Hang up: bills the interval in progress if connected; free if it never connected."""
-    return session_out(service.end_session(session_id, call.principal, text=False))  # type: ignore[arg-type]
+    return session_out(service.end_session(session_id, call.user, text=False))
 
 
 # --- appointments -----------------------------------------------------------------------------
@@ -394,28 +394,28 @@ def end_call(call: Call, session_id: str) -> SessionOut:
 def book(call: Call) -> AppointmentOut:
     """Book a slot on the doctor's grid (409 ``slot_taken`` if someone holds it)."""
     body: BookAppointment = call.body
-    return appointment_out(service.book(call.principal, body.doctor_id, body.scheduled_at, body.note))  # type: ignore[arg-type]
+    return appointment_out(service.book(call.user, body.doctor_id, body.scheduled_at, body.note))
 
 
-@api.route("/appointments", response=AppointmentList, roles=PARTIES)
+@api.route("/appointments", query=ViewerPage, response=AppointmentList, roles=PARTIES)
 def list_appointments(call: Call) -> AppointmentList:
     """Your appointments, latest time first."""
     sub, role = _viewer(call)
     return AppointmentList(
-        appointments=[appointment_out(a) for a in models.appointments_of(sub, role, _limit(call))]
+        appointments=[appointment_out(a) for a in models.appointments_of(sub, role, call.args.limit)]
     )
 
 
 @api.route("/appointments/{appointment_id}", response=AppointmentOut, roles=PARTIES)
 def get_appointment(call: Call, appointment_id: str) -> AppointmentOut:
     """One appointment."""
-    return appointment_out(service._appointment_or_404(appointment_id, call.principal)[0])  # type: ignore[arg-type]
+    return appointment_out(service._appointment_or_404(appointment_id, call.user)[0])
 
 
 @api.route("/appointments/{appointment_id}/confirm", "POST", response=AppointmentOut, roles=PARTIES)
 def confirm(call: Call, appointment_id: str) -> AppointmentOut:
     """The doctor confirms a pending appointment."""
-    return appointment_out(service.confirm(appointment_id, call.principal))  # type: ignore[arg-type]
+    return appointment_out(service.confirm(appointment_id, call.user))
 
 
 @api.route(
@@ -427,13 +427,13 @@ def confirm(call: Call, appointment_id: str) -> AppointmentOut:
 )
 def reschedule(call: Call, appointment_id: str) -> AppointmentOut:
     """Propose a new time: the slot lock moves at once (409 if the new slot is taken)."""
-    return appointment_out(service.propose_reschedule(appointment_id, call.principal, call.body.scheduled_at))  # type: ignore[arg-type]
+    return appointment_out(service.propose_reschedule(appointment_id, call.user, call.body.scheduled_at))
 
 
 @api.route("/appointments/{appointment_id}/accept", "POST", response=AppointmentOut, roles=PARTIES)
 def accept(call: Call, appointment_id: str) -> AppointmentOut:
     """The other party accepts a proposed time."""
-    return appointment_out(service.accept_reschedule(appointment_id, call.principal))  # type: ignore[arg-type]
+    return appointment_out(service.accept_reschedule(appointment_id, call.user))
 
 
 @api.route(
@@ -441,27 +441,25 @@ def accept(call: Call, appointment_id: str) -> AppointmentOut:
 )
 def cancel(call: Call, appointment_id: str) -> AppointmentOut:
     """Cancel (either party); the slot is free again at once."""
-    return appointment_out(service.cancel_appointment(appointment_id, call.principal, call.body.reason))  # type: ignore[arg-type]
+    return appointment_out(service.cancel_appointment(appointment_id, call.user, call.body.reason))
 
 
 @api.route("/appointments/{appointment_id}/complete", "POST", response=AppointmentOut, roles=PARTIES)
 def complete(call: Call, appointment_id: str) -> AppointmentOut:
     """The doctor marks a confirmed appointment done, after its time."""
-    return appointment_out(service.complete(appointment_id, call.principal))  # type: ignore[arg-type]
+    return appointment_out(service.complete(appointment_id, call.user))
 
 
-@api.route("/doctors/{doctor_id}/slots", response=SlotList)
+@api.route("/doctors/{doctor_id}/slots", query=SlotQuery, response=SlotList)
 def slots(call: Call, doctor_id: str) -> SlotList:
     """The doctor's slot grid for one UTC day (``?date=YYYY-MM-DD``, default today), free or taken."""
-    raw = call.query.get("date") or clock.utcnow().strftime("%Y-%m-%d")
-    try:
-        day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise BadRequest("date must be YYYY-MM-DD", code="invalid_date") from None
+    args: SlotQuery = call.args
+    date = args.date or clock.utcnow().date()
+    day = datetime(date.year, date.month, date.day, tzinfo=UTC)
     minutes = settings().slot_minutes
     grid = service.free_slots(doctor_id, day.timestamp(), minutes)
     return SlotList(
         doctor_id=doctor_id,
         slot_minutes=minutes,
-        slots=[SlotOut(at=_dt(at), free=free) for at, free in grid],  # type: ignore[arg-type]
+        slots=[SlotOut(at=_at(at), free=free) for at, free in grid],
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from chalicelib.core.schemas import Page, Query
 
 UserId = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+-]+$")
 Reference = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/#-]+$")
@@ -184,3 +187,28 @@ class SlotList(BaseModel):
     doctor_id: str
     slot_minutes: int
     slots: list[SlotOut]
+
+
+# --- query strings ----------------------------------------------------------------------------
+
+
+class ViewerPage(Page):
+    """Whose list: your own (``as`` when you are both patient and doctor), or for an admin the
+    one named by ``patient_id`` / ``doctor_id``."""
+
+    as_: Literal["patient", "doctor"] | None = Field(default=None, alias="as")
+    patient_id: str | None = Field(default=None, max_length=128)
+    doctor_id: str | None = Field(default=None, max_length=128)
+
+
+class LedgerPage(ViewerPage):
+    limit: int = Field(default=100, ge=1, le=500, description="How many entries, at most.")
+
+
+class MessagePage(Page):
+    limit: int = Field(default=100, ge=1, le=500, description="How many messages, at most.")
+    after: str | None = Field(default=None, max_length=128, description="Cursor: the last message id seen.")
+
+
+class SlotQuery(Query):
+    date: dt.date | None = Field(default=None, description="The UTC day, YYYY-MM-DD (default today).")

@@ -19,9 +19,11 @@ from chalicelib.hotspot.schemas import (
     PackageList,
     PackageOut,
     PackagePatch,
+    PackageQuery,
     PaymentAccepted,
     PaymentStatus,
     PortalPackage,
+    PortalQuery,
     PortalRouter,
     RouterIn,
     RouterList,
@@ -106,10 +108,10 @@ def create_package(call: Call) -> PackageOut:
     return _package_out(models.create_package(body.model_dump()))
 
 
-@api.route("/admin/packages", response=PackageList, roles=ADMIN)
+@api.route("/admin/packages", query=PackageQuery, response=PackageList, roles=ADMIN)
 def list_packages(call: Call) -> PackageList:
     """Every package (``?router=`` only those sold on a router)."""
-    return PackageList(packages=[_package_out(p) for p in models.list_packages(call.query.get("router"))])
+    return PackageList(packages=[_package_out(p) for p in models.list_packages(call.args.router)])
 
 
 @api.route("/admin/packages/{package_id}", response=PackageOut, roles=ADMIN)
@@ -145,10 +147,10 @@ def _asset(name: str) -> str:
     return (PORTAL / name).read_text(encoding="utf-8")
 
 
-@api.route("/portal", roles=None, content_type="text/html; charset=utf-8")
+@api.route("/portal", query=PortalQuery, roles=None, content_type="text/html; charset=utf-8")
 def portal(call: Call) -> str:
     """The captive portal page MikroTik's login.html redirects to (``?router=&mac=&ip=``)."""
-    context = {k: call.query.get(k, "") for k in ("router", "mac", "ip")}
+    context = call.args.model_dump()
     page = _asset("index.html")
     page = page.replace("/*STYLE*/", _asset("portal.css")).replace("/*SCRIPT*/", _asset("portal.js"))
     config = html.escape(json.dumps(context), quote=True)

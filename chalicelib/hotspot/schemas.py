@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 
+from chalicelib.core.schemas import Query
 from chalicelib.hotspot import logic
 
 
@@ -175,3 +176,18 @@ class PaymentStatus(BaseModel):
     password: str | None = None
     login_url: str | None = None
     expires_at: str | None = None
+
+
+# --- query strings -------------------------------------------------------------------------------
+
+
+class PackageQuery(Query):
+    router: str | None = Field(default=None, max_length=64, description="Only packages sold on this router.")
+
+
+class PortalQuery(Query):
+    """What MikroTik's login page passes on; echoed into the page, so bounded."""
+
+    router: str = Field(default="", max_length=64)
+    mac: str = Field(default="", max_length=64)
+    ip: str = Field(default="", max_length=64)

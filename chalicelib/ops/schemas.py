@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from chalicelib.core.schemas import Page, Query
+
 
 class Me(BaseModel):
     sub: str
@@ -74,3 +76,18 @@ class EventOut(BaseModel):
 
 class EventList(BaseModel):
     events: list[EventOut]
+
+
+# --- query strings ----------------------------------------------------------------------------
+
+
+class DeadLetterQuery(Query):
+    queue: str | None = Field(default=None, max_length=80, description="Only this queue's dead letters.")
+
+
+class TimerQuery(Query):
+    overdue: bool = Field(default=False, description="Only those past due beyond the sweeper's grace.")
+
+
+class EventPage(Page):
+    type: str | None = Field(default=None, max_length=128, description="Only events of this detail-type.")

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chalicelib.core.schemas import Query
+
 EVENT_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 
 
@@ -158,3 +160,12 @@ class Health(BaseModel):
 class Rotated(BaseModel):
     active_kid: str
     published_kids: list[str]
+
+
+# --- query strings ----------------------------------------------------------------------------
+
+
+class EventQuery(Query):
+    status: Literal["draft", "active", "paused", "closed"] | None = Field(
+        default=None, description="Only events in this status."
+    )
