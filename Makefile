@@ -45,10 +45,15 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-BENCHES ?= timers consult hotspot routers classes waitroom
-## every bench/ script that exists, one after another; each prints its figures
-bench: $(STAMP)
-	@for b in $(BENCHES); do test -f bench/$$b.py && { echo "== bench/$$b.py"; $(PY) -m bench.$$b || exit 1; }; done; true
+# every bench/*.py but the shared helpers: a new bench runs the day it lands
+BENCHES ?= $(filter-out __init__ common,$(basename $(notdir $(wildcard bench/*.py))))
+BENCH_ARGS ?=
+## every bench end to end, one after another (BENCH_ARGS=--smoke: seconds each); each prints the
+## load it ran under and its figures; fails (after running the rest) if any bench failed
+bench: $(STAMP) $(DDB_STAMP)
+	@failed=""; for b in $(BENCHES); do echo "== bench/$$b.py $(BENCH_ARGS)"; \
+		$(PY) -m bench.$$b $(BENCH_ARGS) || failed="$$failed $$b"; done; \
+		if [ -n "$$failed" ]; then echo "make bench: failed:$$failed" >&2; exit 1; fi
 
 package: $(STAMP)
 	$(PY) -m infra.package

@@ -8,7 +8,8 @@ in-process through the same service the API uses (one timer per moment), then th
 runtime (in this process, as bench/timers.py runs it) fires them. Lateness is read back from
 each session's status history (applied at - moment due).
 
-Run: ``make bench`` or ``python -m bench.classes --count 1000``. Prints figures, asserts nothing.
+Run: ``make bench`` or ``python -m bench.classes --count 1000``; ``--smoke``: 4 sessions within 2 s,
+every duration scaled by 0.1. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
-import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import botocore.client
-
-from bench.common import emulator, summary
+from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet, stack_options
 
 ENV = {
     "MUDA_TIMER_SWEEP_GRACE_SECONDS": "30",
@@ -38,58 +37,21 @@ ENV = {
 }
 ACADEMY = {"preparation": 0.5, "buffer": 0.25, "tolerance": 0.25}
 DURATION_MINUTES = 0.5
+SMOKE = {"count": 4, "lead": 6.0, "window": 2.0, "scale": 0.1}
 
 
-class Calls:
-    """Every AWS call of this process by operation (table for DynamoDB), through botocore's one
-    entry point, so clients built per transaction are counted too. ``emulation`` marks what the
-    local runtime does in AWS's place (Lambda's SQS polling, Scheduler)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._original = botocore.client.BaseClient._make_api_call
-
-    def __enter__(self) -> Calls:
-        counter, original = self, self._original
-
-        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            service = client.meta.service_model.service_name
-            if threading.current_thread() is threading.main_thread():
-                label = f"bench {service}:{operation}"  # the bench polling for results
-            elif threading.current_thread().name.startswith("scheduler") or operation in (
-                "ReceiveMessage",
-                "DeleteMessageBatch",
-            ):
-                label = f"emulation {service}:{operation}"
-            else:
-                table = params.get("TableName") or ""
-                if operation == "TransactWriteItems":
-                    table = "+".join(
-                        sorted({next(iter(i.values()))["TableName"] for i in params["TransactItems"]})
-                    )
-                label = f"{service}:{operation}" + (f"({table.rsplit('-', 1)[-1]})" if table else "")
-            with counter._lock:
-                counter.counts[label] += 1
-            return original(client, operation, params)
-
-        botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        botocore.client.BaseClient._make_api_call = self._original  # type: ignore[method-assign]
-
-
-def create_all(count: int, lead: float, seed: int) -> list[str]:
+def create_all(count: int, lead: float, window: float, scale: float, seed: int) -> list[str]:
     from chalicelib.classes import models, service
 
-    academy = service.create_academy("bench", ACADEMY["preparation"], ACADEMY["buffer"], ACADEMY["tolerance"])
+    academy = service.create_academy(
+        "bench", *(ACADEMY[k] * scale for k in ("preparation", "buffer", "tolerance"))
+    )
     rng = random.Random(seed)
     base = time.time() + lead
     plans = []
     for n in range(count):
         kind = "individual" if n % 2 == 0 else "group"
-        plans.append((kind, [f"b{n}"], base + rng.uniform(0, 60)))
+        plans.append((kind, [f"b{n}"], base + rng.uniform(0, window)))
 
     def create(plan: tuple[str, list[str], float]) -> str:
         kind, students, start = plan
@@ -99,14 +61,14 @@ def create_all(count: int, lead: float, seed: int) -> list[str]:
             f"STUDENT#{students[0]}", "CREDITS", student_id=students[0], credits=2, granted=2
         ).save()
         return service.create_session(
-            academy, "bench-teacher", kind, students, "bench", start, DURATION_MINUTES, "bench"
+            academy, "bench-teacher", kind, students, "bench", start, DURATION_MINUTES * scale, "bench"
         ).class_id
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(create, plans))
 
 
-def wait_final(class_ids: list[str], timeout: float) -> list[Any]:
+def wait_final(class_ids: list[str], timeout: float, poll: float) -> list[Any]:
     """Wait until no session is left unsettled (the open index, a few queries a round: reading
     every session each round would itself saturate the emulator), then read them all once."""
     from chalicelib.classes import models
@@ -118,7 +80,7 @@ def wait_final(class_ids: list[str], timeout: float) -> list[Any]:
                 break
         except Exception as error:  # an emulator under load times out now and then
             print(f"  (poll failed: {type(error).__name__})")
-        time.sleep(5)
+        time.sleep(poll)
     else:
         print(f"  !! sessions still unsettled after {timeout:.0f} s")
     sessions = []
@@ -129,39 +91,56 @@ def wait_final(class_ids: list[str], timeout: float) -> list[Any]:
     return sessions
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--lead", type=float, default=300.0, help="first start this many seconds out")
-    args = parser.parse_args()
+    parser.add_argument("--window", type=float, default=60.0, help="starts spread over this many seconds")
+    parser.add_argument("--scale", type=float, default=1.0, help="factor on every class duration")
+    args = parse_args(parser, argv, SMOKE)
 
-    with emulator(ENV, Path(tempfile.mkdtemp(prefix="bench-classes-"))):
+    with (
+        bench_run("classes", args),
+        emulator(ENV, Path(tempfile.mkdtemp(prefix="bench-classes-")), **stack_options(args)),
+    ):
         from app import app
-        from chalicelib.core.observability import logger, metrics
+        from chalicelib.core.observability import logger
         from infra.local import classes as local_classes
         from infra.local.runtime import Runtime
 
+        quiet()
         logger.setLevel("ERROR")  # a thousand "room deletion failed" (no LiveKit server here) would drown it
-        metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
         local_classes.provision()
-        window = f"{args.lead:.0f}-{args.lead + 60:.0f} s out"
+        window = f"{args.lead:.0f}-{args.lead + args.window:.0f} s out"
         print(
-            f"classes: {args.count} sessions starting within one minute, {window}; local stack (moto_server)"
+            f"classes: {args.count} sessions starting within {args.window:.0f} s, {window}, durations "
+            f"x{args.scale}; local stack"
         )
         runtime = Runtime(app)
         try:
-            with Calls() as calls:
+            with CallCounter(main_thread_is_bench=True) as counter:
                 # Created before the runtime starts (the emulator is one process: its polling would
                 # slow creation); the timers wait on their SQS delays meanwhile, as on AWS.
                 t0, t0_wall = time.monotonic(), time.time()
-                ids = create_all(args.count, args.lead, 1)
+                ids = create_all(args.count, args.lead, args.window, args.scale, 1)
                 created = time.monotonic() - t0
-                creation_calls = Counter(calls.counts)
+                creation_calls = Counter(counter.calls)
                 runtime.start()
-                sessions = wait_final(ids, args.lead + 60 + 60 + 300)
+                last = args.lead + args.window + (DURATION_MINUTES + ACADEMY["buffer"]) * 60 * args.scale
+                sessions = wait_final(ids, last + 300, 1.0 if args.smoke else 5.0)
         finally:
             runtime.stop()
+        report(ids, sessions, created, t0_wall, creation_calls, counter.calls - creation_calls)
 
+
+def report(
+    ids: list[str],
+    sessions: list[Any],
+    created: float,
+    t0_wall: float,
+    creation_calls: Counter[str],
+    run_calls: Counter[str],
+) -> None:
     each = created / max(1, len(ids)) * 1000
     print(f"  created {len(ids)} in {created:.1f} s ({each:.1f} ms each, 8 threads)")
     history = [(h.to_status, float(h.at) - float(h.due_at)) for s in sessions for h in s.history]
@@ -170,20 +149,11 @@ def main() -> None:
         by_status.setdefault(status, []).append(late)
     transitions = len(history)
     final = Counter(s.status for s in sessions)
-    print(f"  final: {dict(final)}; transitions {transitions}")
-    overall = summary([late for _, late in history])
-    print(
-        f"  lateness all        p50 {overall['p50'] * 1000:7.0f} ms  p99 {overall['p99'] * 1000:7.0f} ms  "
-        f"max {overall['max'] * 1000:7.0f} ms"
-    )
+    figure("final states", f"{dict(final)}; transitions {transitions}")
+    latency("lateness, all transitions", [late for _, late in history])
     for status in ("ready", "ongoing", "absent", "completed"):
         if status in by_status:
-            s = summary(by_status[status])
-            print(
-                f"  lateness {status:11} p50 {s['p50'] * 1000:7.0f} ms  p99 {s['p99'] * 1000:7.0f} ms  "
-                f"max {s['max'] * 1000:7.0f} ms"
-            )
-    run_calls = calls.counts - creation_calls
+            latency(f"lateness to {status}", by_status[status])
     ours = ("(classes)", "(timers)", "events:", "sqs:", "scheduler:", "secretsmanager:")
     mine = {
         k: v
@@ -194,10 +164,8 @@ def main() -> None:
     per_create = sum(v for k, v in creation_calls.items() if not k.startswith(("emulation", "bench"))) / max(
         1, len(ids)
     )
-    print(
-        f"\n  AWS calls per transition (classes + timer service, excluding emulation): {per_transition:.2f}"
-    )
-    print(f"  AWS calls per session created (grant, session, its timers): {per_create:.2f}")
+    figure("AWS calls per transition (classes + timer service, excluding emulation)", f"{per_transition:.2f}")
+    figure("AWS calls per session created (grant, session, its timers)", f"{per_create:.2f}")
     print("  by operation, per transition ('emulation': done by Lambda/Scheduler on AWS, not by Muda;")
     print("  'other': consumers of the events and other domains' schedules running in the same runtime):")
     for op, n in sorted(run_calls.items()):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,10 +33,20 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None, smok
     explicitly still win), small enough to finish in seconds while taking the same code path."""
     sizes = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in smoke.items())
     parser.add_argument("--smoke", action="store_true", help=f"tiny sizes that finish in seconds: {sizes}")
+    parser.add_argument(
+        "--dynamodb",
+        choices=("local", "moto"),
+        help="the local stack's DynamoDB engine (default: the stack's): run twice to compare",
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--smoke" in argv:
         parser.set_defaults(**smoke)
     return parser.parse_args(argv)
+
+
+def stack_options(args: Any) -> dict[str, Any]:
+    """``LocalStack`` options from the command line, only those given."""
+    return {"dynamodb": args.dynamodb} if args.dynamodb else {}
 
 
 def _load() -> str:
@@ -46,12 +55,16 @@ def _load() -> str:
 
 
 @contextmanager
-def bench_run(name: str, smoke: bool) -> Iterator[None]:
+def bench_run(name: str, args: Any) -> Iterator[None]:
     """Frame a bench's output: date, cores and load (1, 5, 15 min) before; load and wall time after."""
     started = time.monotonic()
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    size = "smoke size" if smoke else "full size"
-    print(f"bench {name}: {now}, {os.cpu_count()} cores, load {_load()} (1/5/15 min), {size}", flush=True)
+    size = "smoke size" if args.smoke else "full size"
+    engine = f", DynamoDB: {args.dynamodb}" if args.dynamodb else ""
+    print(
+        f"bench {name}: {now}, {os.cpu_count()} cores, load {_load()} (1/5/15 min), {size}{engine}",
+        flush=True,
+    )
     yield
     took = time.monotonic() - started
     print(f"bench {name} done in {took:.0f} s: load at end {_load()} (1/5/15 min)", flush=True)
@@ -100,46 +113,24 @@ def ratio(label: str, ours: float, baseline: float, names: tuple[str, str] = ("m
 
 
 @contextmanager
-def emulator(env: dict[str, str], log_dir: Path, module: str | None = None) -> Iterator[Any]:
-    """The local stack's AWS endpoint with the template provisioned, this process pointed at it.
+def emulator(env: dict[str, str], log_dir: Path, **stack: Any) -> Iterator[Any]:
+    """The local stack's AWS endpoint(s) with the template provisioned, this process pointed at
+    them; no API, no runtime (a bench runs the runtime in-process when it measures it).
 
-    The one place the benches couple to ``infra.local.stack`` beyond ``LocalStack`` as a context
-    manager (hotspot's full stack). ``module``: run this ``python -m`` module as the endpoint
-    instead (a bench's own patched moto_server, taking moto_server's arguments); the stack then
-    treats it as an external endpoint."""
+    The one place the benches touch ``infra.local.stack`` beyond ``LocalStack`` as a context
+    manager (hotspot's full stack). ``stack``: ``LocalStack`` options a bench passes through from
+    its command line (e.g. ``dynamodb``), only when given."""
     from infra.local.stack import LocalStack, free_port
 
-    own: subprocess.Popen[bytes] | None = None
-    endpoint = None
-    if module is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        with open(log_dir / "emulator.log", "ab") as log:
-            own = subprocess.Popen(
-                [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-    stack = LocalStack(free_port(), free_port(), env=env, log_dir=log_dir, endpoint=endpoint)
+    os.environ.update(env)  # the bench's settings (log levels, metrics off) hold in-process too
+    local = LocalStack(free_port(), free_port(), env=env, log_dir=log_dir, **stack)
     try:
-        stack.start_emulator()
-        stack.apply_env()
-        stack.provision()
-        yield stack
+        local.start_emulator()
+        local.apply_env()
+        local.provision()
+        yield local
     finally:
-        stack.stop()
-        if own is not None:
-            own.terminate()
-            try:
-                own.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                own.kill()
-                own.wait()
-
-
-def setenv(env: dict[str, str]) -> None:
-    os.environ.update(env)
+        local.stop()
 
 
 def quiet() -> None:

@@ -1,4 +1,4 @@
-"""Consultations on the local stack (moto_server + the event runtime in-process), 2 s intervals.
+"""Consultations on the local stack (its AWS endpoint + the event runtime in-process), 2 s intervals.
 
 1. AWS calls per tick: one due tick fired in-process, its calls counted by operation.
 2. Tick lateness with N concurrent active sessions (default 500) at a 2 s interval: every
@@ -7,11 +7,12 @@
 3. Booking throughput: distinct slots booked by concurrent patients, and 100 patients racing
    for one slot; calls per booking.
 
-The emulator is the local stack's (``infra/local/emulator.py``, with atomic transactions: stock
-moto reverts other requests' writes when a transaction is cancelled, which this load hits on
-every duplicate tick and losing booking).
+The tables are on the local stack's DynamoDB engine (``--dynamodb local|moto`` picks one; moto's
+only with the emulator's atomic transactions: stock moto reverts other requests' writes when a
+transaction is cancelled, which this load hits on every duplicate tick and losing booking).
 
-Run: ``make bench`` (or ``python -m bench.consult --sessions 500``). Prints figures, asserts nothing.
+Run: ``make bench`` (or ``python -m bench.consult --sessions 500``; ``--smoke``: 4 sessions of 2
+ticks, a few bookings). Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import argparse
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import CallCounter, emulator, summary
+from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet, stack_options
 
 ENV = {
     "MUDA_CONSULT_INTERVAL_SECONDS": "2",
@@ -37,6 +39,7 @@ ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 CREDITS = 5  # default: 4 ticks that continue, then the one that takes the last credit and ends
+SMOKE = {"sessions": 4, "bookings": 8, "workers": 4, "credits": 2, "racers": 10}
 
 
 def principal(sub: str, role: str):  # type: ignore[no-untyped-def]
@@ -120,7 +123,7 @@ def lateness(count: int, workers: int, credits: int) -> tuple[list[float], int, 
 
 
 def bookings(
-    count: int, workers: int, counter: CallCounter
+    count: int, workers: int, racers: int, counter: CallCounter
 ) -> tuple[float, float, Counter[str], Counter[int]]:
     from chalicelib.consult import service
     from chalicelib.core.errors import Conflict
@@ -152,40 +155,32 @@ def bookings(
             return 409
 
     began = time.monotonic()
-    with ThreadPoolExecutor(100) as pool:
-        outcomes = Counter(pool.map(contend, range(100)))
+    with ThreadPoolExecutor(racers) as pool:
+        outcomes = Counter(pool.map(contend, range(racers)))
     contended = time.monotonic() - began
     return distinct, contended, calls, outcomes
 
 
-def main() -> None:
-    from chalicelib.core.observability import logger, metrics
-
-    logger.setLevel("WARNING")
-    metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
+def main(argv: Sequence[str] | None = None) -> None:
+    quiet()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--bookings", type=int, default=400)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--credits", type=int, default=CREDITS, help="per session: its ticks")
-    args = parser.parse_args()
+    parser.add_argument("--racers", type=int, default=100, help="patients racing for one slot")
+    args = parse_args(parser, argv, SMOKE)
 
-    with emulator(ENV, Path(tempfile.mkdtemp(prefix="bench-consult-"))):
+    with (
+        bench_run("consult", args),
+        emulator(ENV, Path(tempfile.mkdtemp(prefix="bench-consult-")), **stack_options(args)),
+        CallCounter() as counter,
+    ):
         from app import app
-        from chalicelib.consult import models
-        from chalicelib.core import db, timers
+        from chalicelib.core import db
         from infra.local.runtime import Runtime
 
         db.warm_up()
-        counter = CallCounter()
-        consult_models = [
-            models.Session,
-            models.Subscription,
-            models.SlotLock,
-            models.Appointment,
-            models.Wallet,
-        ]
-        counter.hook_all(["sqs", "scheduler", "events"], [timers.TimerItem, *consult_models])
         print(f"consult: local stack, runtime in-process; 2 s interval, {args.credits} credits")
         tick_calls = calls_per_tick(counter)  # before the runtime starts: nothing else is calling
         runtime = Runtime(app)
@@ -194,25 +189,29 @@ def main() -> None:
             late, unfinished, setup = lateness(args.sessions, args.workers, args.credits)
         finally:
             runtime.stop()
-        distinct, contended, book_calls, outcomes = bookings(args.bookings, args.workers, counter)
+        distinct, contended, book_calls, outcomes = bookings(
+            args.bookings, args.workers, args.racers, counter
+        )
 
-    print("\nAWS calls of one tick ('(timers)' UpdateItems: the spine's claim and finish of the timer):")
-    for op, n in sorted(tick_calls.items()):
-        print(f"  {op:45}{n:>4}")
-    own = {op: n for op, n in tick_calls.items() if op != "dynamodb:UpdateItem(timers)"}
-    listed = ", ".join(f"{n} {op}" for op, n in sorted(own.items()))
-    print(f"  consult's own: {sum(own.values())} calls ({listed})")
-    s = summary(late)
-    print(
-        f"\n{args.sessions} sessions activated in {setup:.1f} s; ticks billed {len(late)} "
-        f"(expected {args.sessions * args.credits}); sessions not ended in time: {unfinished}"
-    )
-    ms = {k: round(v * 1000) for k, v in s.items()}
-    print(f"tick lateness: p50 {ms['p50']} ms, p99 {ms['p99']} ms, max {ms['max']} ms")
-    print(f"\nbookings: {args.bookings} distinct slots, {args.workers} threads: {distinct:.0f} bookings/s")
-    per = {op: round(n / args.bookings, 2) for op, n in sorted(book_calls.items())}
-    print(f"  calls per booking: {per}")
-    print(f"  100 racing for one slot: {dict(outcomes)} in {contended * 1000:.0f} ms")
+        print("\nAWS calls of one tick ('(timers)' UpdateItems: the spine's claim and finish of the timer):")
+        for op, n in sorted(tick_calls.items()):
+            print(f"  {op:45}{n:>4}")
+        own = {op: n for op, n in tick_calls.items() if op != "dynamodb:UpdateItem(timers)"}
+        listed = ", ".join(f"{n} {op}" for op, n in sorted(own.items()))
+        figure("AWS calls per tick, consult's own", f"{sum(own.values())} ({listed})")
+        figure(
+            f"{args.sessions} sessions x {args.credits} credits",
+            f"activated in {setup:.1f} s; ticks billed {len(late)} "
+            f"(expected {args.sessions * args.credits}); "
+            f"sessions not ended in time: {unfinished}",
+        )
+        latency("tick lateness", late)
+        figure(
+            f"bookings, {args.bookings} distinct slots, {args.workers} threads", f"{distinct:.0f} bookings/s"
+        )
+        per = {op: round(n / args.bookings, 2) for op, n in sorted(book_calls.items())}
+        print(f"  calls per booking: {per}")
+        figure(f"{args.racers} racing for one slot", f"{dict(outcomes)} in {contended * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Hotspot payments: AWS calls per payment, callback ack latency, callback → user on the router,
-and sustained payments/s, on the local stack (moto_server, chalice local, the event runtime with
+and sustained payments/s, on the local stack (AWS endpoint, chalice local, the event runtime with
 the router provisioner, the Daraja and RouterOS simulators).
 
 1. In-process on the emulator, every AWS call counted by phase: initiate (Daraja stubbed),
@@ -31,7 +31,7 @@ from typing import Any
 import librouteros
 import requests
 
-from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet
+from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet, stack_options
 from infra.local.stack import LocalStack, free_port
 
 ENV = {
@@ -367,12 +367,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet()
     logs = Path(tempfile.mkdtemp(prefix="bench-hotspot-"))
 
-    with bench_run("hotspot", args.smoke):
-        with emulator(ENV, logs / "calls"):
+    with bench_run("hotspot", args):
+        with emulator(ENV, logs / "calls", **stack_options(args)):
             report_calls(aws_calls(args.calls), args.calls)
 
-        stack = LocalStack(free_port(), free_port(), env=ENV, log_dir=logs / "stack")
-        print(f"local stack on moto_server; logs {logs}")
+        stack = LocalStack(free_port(), free_port(), env=ENV, log_dir=logs / "stack", **stack_options(args))
+        print(f"local stack; logs {logs}")
         with stack:
             acks, to_router, missing, to_paid, paid_to_router = latency_run(
                 stack, args.payments, args.pace, args.copies

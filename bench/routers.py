@@ -1,11 +1,12 @@
 """Router provisioning: latency per command and librouteros round trips, against the simulator.
 
 1. The provisioner's handler end to end (one SQS record per invocation, then batches of 5) on
-   moto_server and the RouterOS simulator: latency per command p50/p99, router round trips and
-   AWS calls per command.
+   the local stack's AWS endpoint and the RouterOS simulator: latency per command p50/p99,
+   router round trips and AWS calls per command.
 2. The router part alone (librouteros against the simulator): one provision, one deprovision.
 
-Run: ``make bench`` (or ``python -m bench.routers --count 200``). Prints figures, asserts nothing.
+Run: ``make bench`` (or ``python -m bench.routers --count 200``; ``--smoke``: 4 commands).
+Prints figures, asserts nothing.
 The simulator answers in microseconds: a real router over a VPN adds its RTT per round trip.
 """
 
@@ -20,10 +21,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import CallCounter, emulator, summary
+from bench.common import CallCounter, bench_run, emulator, figure, parse_args, stack_options, summary
 from chalicelib.core.aws import client
 from chalicelib.core.config import get_settings
 from functions.router_provisioner import handler, store
@@ -33,6 +35,7 @@ from infra.local.routeros import RouterSimulator
 
 ENV = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 PASSWORD = "bench-" + uuid.uuid4().hex[:8]
+SMOKE = {"count": 4}
 
 
 def command(i: int, router_id: str, action: str = "provision") -> dict[str, Any]:
@@ -116,12 +119,6 @@ def subscriptions(first: int, count: int) -> None:
             )
 
 
-def hook(counter: CallCounter) -> None:
-    settings = handler.Settings.from_env()
-    for service in ("sqs", "events", "secretsmanager", "dynamodb"):
-        counter.hook(store._client(service, settings.region))
-
-
 def run_batches(
     router: RouterSimulator, counter: CallCounter, bodies: list[dict], batch: int
 ) -> dict[str, Any]:
@@ -170,31 +167,32 @@ def router_only(router: RouterSimulator, router_id: str, count: int) -> dict[str
 
 def show(title: str, figures: dict[str, Any]) -> None:
     ms = figures["ms"]
-    print(
-        f"{title:<44} p50 {ms['p50']:6.1f} ms  p99 {ms['p99']:6.1f} ms  "
-        f"round trips {figures['round_trips']:.1f}  AWS calls {figures['aws_calls']:.1f}"
+    figure(
+        title,
+        f"median {ms['p50']:.1f} ms, p99 {ms['p99']:.1f} ms, "
+        f"round trips {figures['round_trips']:.1f}, AWS calls {figures['aws_calls']:.1f}",
     )
     print("    " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(figures["by_op"].items())))
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("muda.router_provisioner").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200)
-    args = parser.parse_args()
+    args = parse_args(parser, argv, SMOKE)
     count = args.count
     with (
+        bench_run("routers", args),
         tempfile.TemporaryDirectory() as logs,
-        emulator(ENV, Path(logs)),
+        emulator(ENV, Path(logs), **stack_options(args)),
         RouterSimulator(username="muda", password=PASSWORD) as router,
+        CallCounter() as counter,
     ):
         store.reset_clients()
         router_id = register(router)
-        counter = CallCounter()
-        hook(counter)
         subscriptions(0, count)
         bodies = [command(i, router_id) for i in range(count)]
-        print(f"router provisioner, {count} commands each, moto_server + RouterOS simulator on loopback")
+        print(f"router provisioner, {count} commands each, local stack + RouterOS simulator on loopback")
         show("provision, 1 record per invocation", run_batches(router, counter, bodies[: count // 2], 1))
         show(
             "provision, batches of 5 (one login per batch)",
@@ -211,9 +209,11 @@ def main() -> None:
         alone = router_only(router, router_id, count)
         for action in ("provision", "deprovision"):
             ms = alone[f"{action}_ms"]
-            title = f"librouteros only: {action} (login..logout)"
-            trips = alone["round_trips"][action]
-            print(f"{title:<44} p50 {ms['p50']:6.1f} ms  p99 {ms['p99']:6.1f} ms  round trips {trips:.1f}")
+            figure(
+                f"librouteros only: {action} (login..logout)",
+                f"median {ms['p50']:.1f} ms, p99 {ms['p99']:.1f} ms, "
+                f"round trips {alone['round_trips'][action]:.1f}",
+            )
 
 
 if __name__ == "__main__":

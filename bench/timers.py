@@ -20,7 +20,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import CallCounter, bench_run, emulator, figure, latency, parse_args, quiet, ratio
+from bench.common import (
+    CallCounter,
+    bench_run,
+    emulator,
+    figure,
+    latency,
+    parse_args,
+    quiet,
+    ratio,
+    stack_options,
+)
 from chalicelib.core import clock, timers
 from chalicelib.ops import models
 from chalicelib.ops.handlers import PROBE
@@ -138,13 +148,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     env = ENV | {"MUDA_TIMER_SQS_MAX_DELAY": str(args.sqs_max_delay)}
 
     with (
-        bench_run("timers", args.smoke),
-        emulator(env, Path(tempfile.mkdtemp(prefix="bench-timers-"))),
+        bench_run("timers", args),
+        emulator(env, Path(tempfile.mkdtemp(prefix="bench-timers-")), **stack_options(args)),
         CallCounter() as counter,
     ):
         print(
             f"timers: {args.count} due 2-{args.spread:.0f} s out, beyond {args.sqs_max_delay} s via "
-            "Scheduler (both paths measured); local stack (moto_server)"
+            "Scheduler (both paths measured); local stack"
         )
         late, calls = muda(args.count, args.spread, counter)
         base_late, base_calls = baseline(args.count, args.spread, counter)
