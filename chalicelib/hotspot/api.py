@@ -12,7 +12,8 @@ from chalice import Response
 
 from chalicelib.core.errors import MudaError, NotFound, Unprocessable
 from chalicelib.core.http import Api, Call
-from chalicelib.hotspot import logic, models, service
+from chalicelib.hotspot import logic, service
+from chalicelib.hotspot.models.items import PackageItem, RouterItem
 from chalicelib.hotspot.schemas import (
     InitiatePayment,
     PackageIn,
@@ -41,13 +42,13 @@ class BadGateway(MudaError):
     status, code = 502, "mpesa_unavailable"
 
 
-def _router_out(item: models.RouterItem) -> RouterOut:
+def _router_out(item: RouterItem) -> RouterOut:
     return RouterOut.model_validate(
         {k: getattr(item, k) for k in RouterOut.model_fields}, from_attributes=False
     )
 
 
-def _package_out(item: models.PackageItem) -> PackageOut:
+def _package_out(item: PackageItem) -> PackageOut:
     data = {k: getattr(item, k) for k in PackageOut.model_fields}
     return PackageOut.model_validate(data)
 
@@ -60,19 +61,19 @@ def create_router(call: Call) -> RouterOut:
     """Add a router; its API password goes to Secrets Manager and is never returned."""
     body: RouterIn = call.body
     fields = body.model_dump(exclude={"password"}, mode="json")
-    return _router_out(models.create_router(fields, body.password))
+    return _router_out(service.add_router(fields, body.password))
 
 
 @api.route("/admin/routers", response=RouterList, roles=ADMIN)
 def list_routers(call: Call) -> RouterList:
     """Every router with its health as last checked."""
-    return RouterList(routers=[_router_out(r) for r in models.list_routers()])
+    return RouterList(routers=[_router_out(r) for r in service.routers()])
 
 
 @api.route("/admin/routers/{router_id}", response=RouterOut, roles=ADMIN)
 def get_router(call: Call, router_id: str) -> RouterOut:
     """One router."""
-    router = models.get_router(router_id)
+    router = service.router(router_id)
     if router is None:
         raise NotFound(f"no router {router_id}")
     return _router_out(router)
@@ -85,7 +86,7 @@ def update_router(call: Call, router_id: str) -> RouterOut:
     fields = body.model_dump(exclude={"password"}, exclude_unset=True, mode="json")
     if any(v is None for v in fields.values()):
         raise Unprocessable("fields cannot be set to null", code="validation_error")
-    router = models.update_router(router_id, fields, body.password)
+    router = service.update_router(router_id, fields, body.password)
     if router is None:
         raise NotFound(f"no router {router_id}")
     return _router_out(router)
@@ -95,7 +96,7 @@ def update_router(call: Call, router_id: str) -> RouterOut:
 
 
 def _check_routers(router_ids: list[str]) -> None:
-    missing = [r for r in router_ids if models.get_router(r) is None]
+    missing = service.unknown_routers(router_ids)
     if missing:
         raise Unprocessable(f"unknown router(s): {', '.join(missing)}", code="unknown_router")
 
@@ -105,19 +106,19 @@ def create_package(call: Call) -> PackageOut:
     """Add a package (price, validity, limits, rate limit, shared users, routers it is sold on)."""
     body: PackageIn = call.body
     _check_routers(body.router_ids)
-    return _package_out(models.create_package(body.model_dump()))
+    return _package_out(service.add_package(body.model_dump()))
 
 
 @api.route("/admin/packages", query=PackageQuery, response=PackageList, roles=ADMIN)
 def list_packages(call: Call) -> PackageList:
     """Every package (``?router=`` only those sold on a router)."""
-    return PackageList(packages=[_package_out(p) for p in models.list_packages(call.args.router)])
+    return PackageList(packages=[_package_out(p) for p in service.packages(call.args.router)])
 
 
 @api.route("/admin/packages/{package_id}", response=PackageOut, roles=ADMIN)
 def get_package(call: Call, package_id: str) -> PackageOut:
     """One package."""
-    package = models.get_package(package_id)
+    package = service.package(package_id)
     if package is None:
         raise NotFound(f"no package {package_id}")
     return _package_out(package)
@@ -133,7 +134,7 @@ def update_package(call: Call, package_id: str) -> PackageOut:
         raise Unprocessable("name, price, validity, shared users, routers and active cannot be null")
     if fields.get("router_ids"):
         _check_routers(fields["router_ids"])
-    package = models.update_package(package_id, fields)
+    package = service.update_package(package_id, fields)
     if package is None:
         raise NotFound(f"no package {package_id}")
     return _package_out(package)
@@ -160,7 +161,7 @@ def portal(call: Call) -> str:
 @api.route("/portal/routers/{router_id}/packages", response=PortalRouter, roles=None)
 def portal_packages(call: Call, router_id: str) -> PortalRouter:
     """The active packages sold on a router, cheapest first."""
-    router = models.get_router(router_id)
+    router = service.router(router_id)
     if router is None:
         raise NotFound("unknown router")
     packages = [
@@ -174,7 +175,7 @@ def portal_packages(call: Call, router_id: str) -> PortalRouter:
             limit_bytes_total=p.limit_bytes_total,
             rate_limit=p.rate_limit,
         )
-        for p in models.list_packages(router_id, active_only=True)
+        for p in service.packages(router_id, active_only=True)
     ]
     return PortalRouter(router_id=router.router_id, name=router.name, packages=packages)
 

@@ -104,6 +104,23 @@ def judge(result_code: str, result_desc: str, amount: Decimal | None, price: int
     return Outcome(status, reason, message)
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """One Daraja result as applied to a payment: what it said and who brought it."""
+
+    result_code: str
+    result_desc: str
+    settled_by: str  # callback | query
+    receipt: str | None = None
+    amount_paid: Decimal | None = None
+
+
+def settleable(status: str, reason: str | None) -> bool:
+    """Which payments a Daraja result may still settle: pending, or given up on for lack of an
+    answer (a late callback still counts)."""
+    return status == PENDING or (status == FAILED and reason == "no_result")
+
+
 def new_credentials(phone: str) -> tuple[str, str]:
     """A hotspot username (stable per phone) and a random password to type on the router page."""
     username = "m" + phone[-9:]
@@ -142,6 +159,41 @@ def purchase_term(
         add(current.limit_uptime_seconds, limit_uptime_seconds),
         add(current.limit_bytes_total, limit_bytes_total),
     )
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """What a paid payment buys: a new subscription (version 1), or the buyer's active one on
+    this router extended (its next provisioning version)."""
+
+    term: Term
+    renewal: bool
+    version: int
+
+
+def plan_purchase(
+    now: float,
+    package: dict[str, Any],
+    active: Term | None = None,
+    active_version: int = 0,
+) -> Purchase:
+    """``package`` is the payment's snapshot of its package; ``active`` the term of the buyer's
+    subscription on this router while it is active (``None`` otherwise)."""
+    term = purchase_term(
+        now,
+        package["validity_seconds"],
+        package["limit_uptime_seconds"],
+        package["limit_bytes_total"],
+        active,
+    )
+    if active is None:
+        return Purchase(term, renewal=False, version=1)
+    return Purchase(term, renewal=True, version=active_version + 1)
+
+
+def still_active(status: str, expires_at: float, now: float) -> bool:
+    """A subscription a purchase extends: active and not yet past its expiry."""
+    return status == ACTIVE and expires_at > now
 
 
 def provision_command(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.hotspot import models
+from chalicelib.hotspot.models import payments, subscriptions
+from chalicelib.hotspot.models.items import SubscriptionItem
 from infra.local.stack import LocalStack
 from tests.e2e.hotspot.conftest import callback_url, events, initiate, router_user, status, wait_status
 from tests.helpers import eventually
@@ -63,7 +64,7 @@ def test_no_callback_is_settled_by_the_stk_query(stack: LocalStack, shop: dict[s
         stack, accepted["payment_id"], {"provisioned", "provision_failed", "failed"}, timeout=40
     )
     assert done["status"] == "provisioned"
-    assert models.payment_by_id(accepted["payment_id"]).settled_by == "query"
+    assert payments.by_id(accepted["payment_id"]).settled_by == "query"
 
 
 def test_50_duplicate_callbacks_over_http_buy_once(
@@ -76,7 +77,7 @@ def test_50_duplicate_callbacks_over_http_buy_once(
     accepted = initiate(
         stack, shop["router_id"], shop["hour"]["package_id"], "0700000019", "AA:BB:CC:00:00:50"
     )
-    payment = models.payment_by_id(accepted["payment_id"])
+    payment = payments.by_id(accepted["payment_id"])
     body = {
         "Body": {
             "stkCallback": {
@@ -107,17 +108,13 @@ def test_50_duplicate_callbacks_over_http_buy_once(
     }
     done = wait_status(stack, accepted["payment_id"], {"provisioned", "provision_failed"})
     assert done["status"] == "provisioned"
-    settled = models.payment_by_id(accepted["payment_id"])
+    settled = payments.by_id(accepted["payment_id"])
     # Copies are counted with ADD; moto_server is not atomic under concurrent ADDs (DynamoDB is),
     # so only "some were counted" holds here.
     assert 1 <= settled.callback_copies <= 50 and settled.receipt == "E2EDUP5001"
-    sub = models.get_subscription(settled.subscription_id)
+    sub = subscriptions.get(settled.subscription_id)
     assert sub.provision_version == 1
-    phone_subs = [
-        s
-        for s in models.SubscriptionItem.scan(models.SubscriptionItem.sk == "SUB")
-        if s.phone == "254700000019"
-    ]
+    phone_subs = [s for s in SubscriptionItem.scan(SubscriptionItem.sk == "SUB") if s.phone == "254700000019"]
     assert len({s.subscription_id for s in phone_subs}) == 1
 
     def processed() -> list[dict[str, Any]]:
@@ -141,8 +138,8 @@ def test_expiry_removes_the_user_from_the_router(
     )
     done = wait_status(stack, accepted["payment_id"], {"provisioned", "provision_failed"})
     assert done["status"] == "provisioned" and router_user(routeros, done["username"]) is not None
-    sub_id = models.payment_by_id(accepted["payment_id"]).subscription_id
-    eventually(lambda: models.get_subscription(sub_id).status == "expired", timeout=30, what="expired")
+    sub_id = payments.by_id(accepted["payment_id"]).subscription_id
+    eventually(lambda: subscriptions.get(sub_id).status == "expired", timeout=30, what="expired")
     eventually(
         lambda: router_user(routeros, done["username"]) is None, timeout=30, what="user removed from router"
     )

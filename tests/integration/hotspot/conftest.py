@@ -14,10 +14,11 @@ from chalice.test import Client
 from daraja_mock import DarajaMock
 from moto import mock_aws
 
-from chalicelib.core import auth
 from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings, reset_settings
-from chalicelib.hotspot import models
+from chalicelib.core import secrets
+from chalicelib.hotspot import daraja
+from chalicelib.hotspot.models.items import SubscriptionItem
 from chalicelib.hotspot.settings import hotspot_settings
 from infra.local.runtime import LambdaContext, sqs_event
 from infra.local.stack import free_port
@@ -84,13 +85,13 @@ def api(aws: None, daraja_mock: tuple[DarajaMock, str]) -> Iterator[Client]:
         patch.setenv("MUDA_HOTSPOT_DARAJA_BASE_URL", daraja_mock[1])
         patch.setenv("MUDA_HOTSPOT_CALLBACK_IP_CHECK", "off")
         reset_settings()
-        models.reset_caches()
+        daraja.reset()
         get_settings(), hotspot_settings()  # read now: Chalice's client swaps the env per request
-        models.put_secret(f"muda/{get_settings().stage}/hotspot/daraja", SECRET)
+        secrets.write(f"muda/{get_settings().stage}/hotspot/daraja", SECRET)
         with Client(app) as test_client:
             yield test_client
     reset_settings()
-    models.reset_caches()
+    daraja.reset()
 
 
 @pytest.fixture
@@ -150,10 +151,10 @@ def new_receipt() -> str:
     return "T" + "".join(random.choices(string.ascii_uppercase + string.digits, k=9))
 
 
-def subscriptions(router_id: str) -> list[models.SubscriptionItem]:
+def subscriptions(router_id: str) -> list[SubscriptionItem]:
     return list(
-        models.SubscriptionItem.scan(
-            (models.SubscriptionItem.sk == "SUB") & (models.SubscriptionItem.router_id == router_id)
+        SubscriptionItem.scan(
+            (SubscriptionItem.sk == "SUB") & (SubscriptionItem.router_id == router_id)
         )
     )
 

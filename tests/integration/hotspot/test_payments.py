@@ -14,7 +14,10 @@ from daraja_mock import DarajaMock
 
 from chalicelib.core import timers
 from chalicelib.core.aws import client
-from chalicelib.hotspot import models, service
+from chalicelib.hotspot import daraja, service
+from chalicelib.hotspot.models import callbacks, catalog, payments
+from chalicelib.hotspot.models import subscriptions as subs
+from chalicelib.hotspot.models.items import PaymentItem, SubscriptionItem
 from tests.integration.conftest import bearer
 from tests.integration.hotspot.conftest import (
     CALLBACK_TOKEN,
@@ -49,7 +52,7 @@ def initiate(api: Client, shop: dict, phone: str | None = None) -> dict:
 
 
 def checkout_of(payment_id: str) -> str:
-    payment = models.payment_by_id(payment_id)
+    payment = payments.by_id(payment_id)
     assert payment is not None
     return payment.checkout_request_id
 
@@ -77,7 +80,7 @@ def test_router_password_lives_in_secrets_manager_only(api: Client, shop: dict, 
     Then no password is returned, the item names the secret, and the secret holds {"password"}."""
     router = shop["router"]
     assert "password" not in router and "password_secret" not in router
-    item = models.get_router(router["router_id"])
+    item = catalog.get_router(router["router_id"])
     assert item is not None and item.password_secret == f"muda/test/hotspot/routers/{router['router_id']}"
     assert item.gsi1pk == "ROUTERS" and item.port == 8728 and item.status == "unknown"
     secret = client("secretsmanager").get_secret_value(SecretId=item.password_secret)
@@ -201,7 +204,7 @@ def test_daraja_down_is_a_502_and_leaves_no_payment(api: Client, shop: dict, mon
     from infra.local.stack import free_port
 
     dead = DarajaConfig(f"http://127.0.0.1:{free_port()}", "174379", "pk", "key", "secret", timeout=2)
-    monkeypatch.setattr(models, "daraja", lambda: DarajaClient(dead))
+    monkeypatch.setattr(daraja, "client", lambda: DarajaClient(dead))
     response = post(
         api,
         "/payments/initiate",
@@ -214,12 +217,7 @@ def test_daraja_down_is_a_502_and_leaves_no_payment(api: Client, shop: dict, mon
     )
     assert response.status_code == 502 and response.json_body["error"]["code"] == "mpesa_unavailable"
     rid = shop["router"]["router_id"]
-    assert (
-        list(
-            models.PaymentItem.scan((models.PaymentItem.sk == "PAY") & (models.PaymentItem.router_id == rid))
-        )
-        == []
-    )
+    assert list(PaymentItem.scan((PaymentItem.sk == "PAY") & (PaymentItem.router_id == rid))) == []
 
 
 # --- callback → worker ---------------------------------------------------------------------------
@@ -242,7 +240,7 @@ def test_success_callback_buys_access_once(api: Client, shop: dict) -> None:
     callback(api, success_callback(checkout))  # a late copy after settlement queues nothing
     assert run_payment_worker() == {"batchItemFailures": []}
 
-    payment = models.get_payment(checkout)
+    payment = payments.get(checkout)
     assert payment.status == "paid" and payment.receipt == "NLJ7RT61SV" and payment.callback_copies == 4
     assert json.loads(payment.callback_raw)["Body"]["stkCallback"]["CheckoutRequestID"] == checkout
     subs = subscriptions(shop["router"]["router_id"])
@@ -280,7 +278,7 @@ def test_success_callback_buys_access_once(api: Client, shop: dict) -> None:
     assert processed[0]["detail"]["subscription_id"] == sub.subscription_id
 
     # B's provisioner marks it; the buyer's status then carries credentials and the login URL.
-    sub.update(actions=[models.SubscriptionItem.provision_status.set("provisioned")])
+    sub.update(actions=[SubscriptionItem.provision_status.set("provisioned")])
     body = status(api, accepted["payment_id"])
     assert body["status"] == "provisioned" and body["username"] == sub.username
     assert body["password"] == sub.password and body["login_url"] == "http://127.0.0.1:9/login"
@@ -336,10 +334,10 @@ def test_forged_callbacks_change_nothing_and_are_recorded(api: Client, shop: dic
     )
     assert not_json.status_code == 400
     assert drain("payments") == []
-    payment = models.get_payment(checkout)
+    payment = payments.get(checkout)
     assert payment.status == "pending" and payment.callback_raw is None
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    mine = [r for r in models.rejected_callbacks(today) if r.created_at >= started]
+    mine = [r for r in callbacks.rejected(today) if r.created_at >= started]
     reasons = sorted(r.reason.split(":")[0] for r in mine)
     assert reasons == ["bad_path_secret", "malformed", "malformed", "unknown_checkout"]
 
@@ -385,7 +383,7 @@ def test_query_settles_a_payment_whose_callback_never_came(
     checkout = checkout_of(accepted["payment_id"])
     hotspot.set_stk_result(0)
     _fire_query(checkout, 0)
-    payment = models.get_payment(checkout)
+    payment = payments.get(checkout)
     assert payment.status == "paid" and payment.settled_by == "query" and payment.receipt is None
     assert len(router_commands()) == 1
     callback(api, success_callback(checkout))  # the late callback changes nothing
@@ -459,7 +457,7 @@ def test_expiry_queues_deprovision_once(api: Client, shop: dict, clock) -> None:
     clock.advance(3601)
     assert service.expire(sub.subscription_id) == "expired"
     assert service.expire(sub.subscription_id) == "duplicate"
-    assert models.get_subscription(sub.subscription_id).status == "expired"
+    assert subs.get(sub.subscription_id).status == "expired"
     commands = router_commands()
     assert commands == [
         {
@@ -489,10 +487,10 @@ def test_expire_command_reconciles_from_data(api: Client, shop: dict, clock) -> 
     clock.advance(4000)
     dry = CliRunner().invoke(expire_cmd, ["--dry-run", "--verbose"])
     assert dry.exit_code == 0 and "would expire" in dry.output
-    assert models.get_subscription(sub.subscription_id).status == "active"
+    assert subs.get(sub.subscription_id).status == "active"
     real = CliRunner().invoke(expire_cmd, [])
     assert real.exit_code == 0 and "expired: " in real.output
-    assert models.get_subscription(sub.subscription_id).status == "expired"
+    assert subs.get(sub.subscription_id).status == "expired"
 
 
 def test_admin_feed_shows_payment_events_newest_first(api: Client, shop: dict, admin: dict) -> None:
@@ -525,11 +523,11 @@ def test_one_oauth_token_serves_many_requests(api: Client, shop: dict, hotspot: 
     """Given a fresh Daraja client
     When three payments are initiated and one STK query is made
     Then Daraja issued one OAuth token for all four calls, each sent with it as Bearer."""
-    models.reset_caches()
+    daraja.reset()
     first = initiate(api, shop)
     initiate(api, shop)
     initiate(api, shop)
-    models.daraja().query(checkout_of(first["payment_id"]))
+    daraja.client().query(checkout_of(first["payment_id"]))
     paths = [r["path"] for r in hotspot.request_log()]
     assert paths.count("/oauth/v1/generate") == 1
     assert (

@@ -1,0 +1,221 @@
+"""Subscriptions: the access a payment buys, the buyer's hotspot user and current-subscription
+pointer, renewal, expiry and the claim on the deprovision command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chalicelib.core import clock, db, ids
+from chalicelib.hotspot import logic
+from chalicelib.hotspot.models.items import (
+    ACTIVE_SUBS,
+    DOMAIN,
+    CurrentItem,
+    PaymentItem,
+    SubscriptionItem,
+    UserItem,
+    current_key,
+    expiry_index,
+    expiry_until,
+    subscription_key,
+    user_key,
+)
+
+
+def buyer(phone: str, router_id: str) -> tuple[UserItem | None, CurrentItem | None]:
+    """The hotspot user of a phone and its current subscription on a router, in one read."""
+    keys = {"USER": user_key(phone), "CURRENT": current_key(phone, router_id)}
+    table = UserItem.Meta.table_name
+    response = UserItem._get_connection().connection.client.batch_get_item(
+        RequestItems={
+            table: {
+                "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys.values()],
+                "ConsistentRead": True,
+            }
+        }
+    )
+    if response.get("UnprocessedKeys"):  # throttled: read them one by one
+        return (
+            db.get_or_none(UserItem, *keys["USER"], consistent=True),
+            db.get_or_none(CurrentItem, *keys["CURRENT"], consistent=True),
+        )
+    found = {item["sk"]["S"]: item for item in response.get("Responses", {}).get(table, [])}
+    user = UserItem.from_raw_data(found["USER"]) if "USER" in found else None
+    current = CurrentItem.from_raw_data(found["CURRENT"]) if "CURRENT" in found else None
+    return user, current
+
+
+def get(subscription_id: str, consistent: bool = True) -> SubscriptionItem | None:
+    return db.get_or_none(SubscriptionItem, *subscription_key(subscription_id), consistent=consistent)
+
+
+def new_user(payment: PaymentItem, now: float) -> UserItem:
+    """A phone's hotspot user on its first purchase (stable username, random password)."""
+    username, password = logic.new_credentials(payment.phone)
+    return UserItem(
+        *user_key(payment.phone),
+        phone=payment.phone,
+        username=username,
+        password=password,
+        mac=payment.mac,
+        created_at=now,
+    )
+
+
+def add_user(tx: db.Tx, user: UserItem) -> None:
+    tx.put(user, UserItem.pk.does_not_exist(), label="user")
+
+
+def new(payment: PaymentItem, user: UserItem, purchase: logic.Purchase, now: float) -> SubscriptionItem:
+    """The subscription a first purchase (or one after expiry) starts."""
+    pkg, term = payment.package, purchase.term
+    subscription_id = ids.new_id("sub_")
+    return SubscriptionItem(
+        *subscription_key(subscription_id),
+        subscription_id=subscription_id,
+        phone=payment.phone,
+        package_id=payment.package_id,
+        router_id=payment.router_id,
+        username=user.username,
+        password=user.password,
+        mac=payment.mac,
+        ip=payment.ip,
+        rate_limit=pkg["rate_limit"],
+        shared_users=pkg["shared_users"],
+        starts_at=term.starts_at,
+        expires_at_ts=term.expires_at,
+        limit_uptime_seconds=term.limit_uptime_seconds,
+        limit_bytes_total=term.limit_bytes_total,
+        status=logic.ACTIVE,
+        last_payment_id=payment.payment_id,
+        created_at=now,
+        provision_status="pending",
+        provision_version=purchase.version,
+        gsi2pk=ACTIVE_SUBS,
+        gsi2sk=expiry_index(term.expires_at, subscription_id),
+    )
+
+
+def start(tx: db.Tx, sub: SubscriptionItem, replaces: str | None) -> None:
+    """Write a new subscription (label ``subscription``) and point the phone's current
+    subscription on the router at it (label ``current``), unless another purchase moved the
+    pointer since it was read (``replaces``: the id it held then)."""
+    tx.put(sub, SubscriptionItem.pk.does_not_exist(), label="subscription")
+    pointer = CurrentItem(*current_key(sub.phone, sub.router_id), subscription_id=sub.subscription_id)
+    tx.put(
+        pointer,
+        CurrentItem.pk.does_not_exist() | (CurrentItem.subscription_id == (replaces or "-")),
+        label="current",
+    )
+
+
+def _renewed(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
+    term, pkg = purchase.term, payment.package
+    return {
+        "expires_at_ts": term.expires_at,
+        "limit_uptime_seconds": term.limit_uptime_seconds,
+        "limit_bytes_total": term.limit_bytes_total,
+        "package_id": payment.package_id,
+        "rate_limit": pkg["rate_limit"],
+        "shared_users": pkg["shared_users"],
+        "mac": payment.mac,
+        "ip": payment.ip,
+        "provision_version": purchase.version,
+        "provision_status": "pending",
+        "last_payment_id": payment.payment_id,
+    }
+
+
+def renew(
+    tx: db.Tx, sub: SubscriptionItem, payment: PaymentItem, purchase: logic.Purchase, now: float
+) -> None:
+    """Extend the active subscription as read (label ``subscription``): refused if it expired,
+    was renewed or moved on since."""
+    fields = _renewed(payment, purchase)
+    actions = [
+        getattr(SubscriptionItem, k).remove() if v is None else getattr(SubscriptionItem, k).set(v)
+        for k, v in fields.items()
+    ]
+    actions += [
+        SubscriptionItem.updated_at.set(now),
+        SubscriptionItem.gsi2sk.set(expiry_index(purchase.term.expires_at, sub.subscription_id)),
+    ]
+    condition = (
+        (SubscriptionItem.status == logic.ACTIVE)
+        & (SubscriptionItem.expires_at_ts == sub.expires_at_ts)
+        & (SubscriptionItem.provision_version == purchase.version - 1)
+    )
+    tx.update(sub, actions, condition, label="subscription")
+
+
+def renewed(sub: SubscriptionItem, payment: PaymentItem, purchase: logic.Purchase) -> None:
+    """What ``renew`` wrote, on the item in hand (after the commit)."""
+    for name, value in _renewed(payment, purchase).items():
+        setattr(sub, name, value)
+
+
+def expire(sub: SubscriptionItem, event: dict[str, Any]) -> bool:
+    """active → expired at its expiry (unless renewed meanwhile), the phone's pointer freed and
+    ``SubscriptionExpired`` (``event``), in one transaction; ``False`` if refused."""
+    now = clock.now()
+    actions = [
+        SubscriptionItem.status.set(logic.EXPIRED),
+        SubscriptionItem.expired_at.set(now),
+        SubscriptionItem.updated_at.set(now),
+        SubscriptionItem.gsi2pk.remove(),
+        SubscriptionItem.gsi2sk.remove(),
+    ]
+    condition = (
+        (SubscriptionItem.status == logic.ACTIVE)
+        & (SubscriptionItem.expires_at_ts == sub.expires_at_ts)
+        & (SubscriptionItem.expires_at_ts <= now)
+    )
+    pointer = CurrentItem(*current_key(sub.phone, sub.router_id))
+
+    def write() -> None:
+        with db.transact() as tx:
+            tx.update(sub, actions, condition, label="subscription")
+            tx.delete(
+                pointer,
+                CurrentItem.pk.does_not_exist() | (CurrentItem.subscription_id == sub.subscription_id),
+                label="current",
+            )
+            tx.emit(sub.aggregate, DOMAIN, "SubscriptionExpired", event)
+
+    try:
+        db.retry_on_conflict(write)
+    except db.Refused as refused:
+        if refused.refused:
+            return False
+        raise
+    sub.status = logic.EXPIRED
+    return True
+
+
+def claim_deprovision(sub: SubscriptionItem, grace: float) -> bool:
+    """Claim sending an expired subscription's deprovision command (once; a claim older than
+    ``grace`` that never finished is taken over)."""
+    return db.claim_lease(
+        sub, SubscriptionItem.deprovision_claimed_at, grace, unless_done=SubscriptionItem.deprovision_sent_at
+    )
+
+
+def mark_deprovision_sent(sub: SubscriptionItem) -> None:
+    sub.update(actions=[SubscriptionItem.deprovision_sent_at.set(clock.now())])
+
+
+def due(until: float) -> Iterator[SubscriptionItem]:
+    """Active subscriptions whose expiry is at or before ``until`` (sparse index)."""
+    yield from SubscriptionItem.gsi2.query(ACTIVE_SUBS, SubscriptionItem.gsi2sk <= expiry_until(until))
+
+
+def expired_not_deprovisioned(limit: int = 500) -> list[SubscriptionItem]:
+    """Expired subscriptions whose deprovision command was never sent (a crash mid-expiry)."""
+    scan = SubscriptionItem.scan(
+        (SubscriptionItem.sk == subscription_key("")[1])
+        & (SubscriptionItem.status == logic.EXPIRED)
+        & SubscriptionItem.deprovision_sent_at.does_not_exist(),
+        limit=limit,
+    )
+    return list(scan)
