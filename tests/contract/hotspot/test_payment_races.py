@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from chalicelib.core import clock, db, ids
-from chalicelib.hotspot import models, service
+from chalicelib.core import clock, db, events, ids, timers
+from chalicelib.hotspot import messages, service
+from chalicelib.hotspot.models import catalog, payments
+from chalicelib.hotspot.models.items import PackageItem, PaymentItem, SubscriptionItem
 
 pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("tables")]
 
 
 class Outbox:
-    """What the follow-ups sent (provisioning commands, timers, events), recorded thread-safely:
-    SQS, Scheduler and EventBridge are not the data layer's business."""
+    """What the follow-ups sent (provisioning commands, timers) and what the outbox published
+    (events), recorded thread-safely: SQS, Scheduler and EventBridge are not the data layer's
+    business."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -32,9 +36,9 @@ class Outbox:
         with self.lock:
             self.commands.append(command)
 
-    def publish(self, domain: str, name: str, detail: dict[str, Any] | None = None) -> None:
+    def publish(self, published: Iterable[events.DomainEvent]) -> None:
         with self.lock:
-            self.events.append((name, detail or {}))
+            self.events.extend((e.name, e.detail) for e in published)
 
     def schedule(self, kind: str, key: str, due_at: float, payload: dict[str, Any] | None = None) -> bool:
         with self.lock:
@@ -45,28 +49,29 @@ class Outbox:
 @pytest.fixture
 def outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
     box = Outbox()
-    monkeypatch.setattr(models, "send_router_command", box.command)
-    monkeypatch.setattr(service.events, "publish", box.publish)
-    monkeypatch.setattr(service.timers, "schedule", box.schedule)
+    monkeypatch.setattr(messages, "router_command", box.command)
+    monkeypatch.setattr(events, "publish_many", box.publish)  # the outbox's drain
+    monkeypatch.setattr(timers, "schedule", box.schedule)
     return box
 
 
 @pytest.fixture
-def package() -> models.PackageItem:
+def package() -> PackageItem:
     db.warm_up()  # as the runtime does: a cold burst of threads would each build a client
-    return models.create_package(
+    return catalog.add_package(
+        ids.new_id("pkg_"),
         {
             "name": "1 hour",
             "price": 20,
             "validity_seconds": 3600,
             "rate_limit": "2M/5M",
             "router_ids": ["rtr_c1"],
-        }
+        },
     )
 
 
-def pending(package: models.PackageItem, phone: str = "254712000001") -> models.PaymentItem:
-    return models.create_payment(
+def pending(package: PackageItem, phone: str = "254712000001") -> PaymentItem:
+    return payments.create(
         checkout_request_id=ids.new_id("ws_CO_"),
         merchant_request_id="m-1",
         package=package,
@@ -74,6 +79,7 @@ def pending(package: models.PackageItem, phone: str = "254712000001") -> models.
         phone=phone,
         mac="AA:BB:CC:DD:EE:FF",
         ip=None,
+        keep_until=int(clock.now()) + 86400,
     )
 
 
@@ -88,13 +94,11 @@ def race(fn: Any, n: int) -> list[Any]:
         return list(pool.map(run, range(n)))
 
 
-def subscriptions_of(phone: str) -> list[models.SubscriptionItem]:
-    return [s for s in models.SubscriptionItem.scan(models.SubscriptionItem.sk == "SUB") if s.phone == phone]
+def subscriptions_of(phone: str) -> list[SubscriptionItem]:
+    return [s for s in SubscriptionItem.scan(SubscriptionItem.sk == "SUB") if s.phone == phone]
 
 
-def test_50_concurrent_duplicate_success_callbacks_buy_once(
-    package: models.PackageItem, outbox: Outbox
-) -> None:
+def test_50_concurrent_duplicate_success_callbacks_buy_once(package: PackageItem, outbox: Outbox) -> None:
     """Given a pending payment
     When 50 workers apply the same success callback at the same moment
     Then one settles it: one subscription, one provisioning command, one PaymentProcessed, one
@@ -113,11 +117,11 @@ def test_50_concurrent_duplicate_success_callbacks_buy_once(
     assert len(outbox.commands) == 1 and outbox.commands[0]["action"] == "provision"
     assert [name for name, _ in outbox.events] == ["PaymentProcessed"]
     assert [kind for kind, _, _ in outbox.timers] == [service.EXPIRE]
-    settled = models.get_payment(payment.checkout_request_id)
+    settled = payments.get(payment.checkout_request_id)
     assert settled.status == "paid" and settled.followups_at is not None
 
 
-def test_callback_racing_the_query_settles_once(package: models.PackageItem, outbox: Outbox) -> None:
+def test_callback_racing_the_query_settles_once(package: PackageItem, outbox: Outbox) -> None:
     """Given a pending payment
     When its success callback and a successful STK query answer are applied at once (10 each)
     Then it is paid once, with one command and one event, whichever came first."""
@@ -140,7 +144,7 @@ def test_callback_racing_the_query_settles_once(package: models.PackageItem, out
     assert len(outbox.commands) == 1 and len(outbox.events) == 1
 
 
-def test_one_receipt_on_two_payments_pays_one(package: models.PackageItem, outbox: Outbox) -> None:
+def test_one_receipt_on_two_payments_pays_one(package: PackageItem, outbox: Outbox) -> None:
     """Given two pending payments of different phones
     When success callbacks carrying the same receipt are applied to both at once
     Then exactly one is paid; the other fails with receipt_reused; one command."""
@@ -159,7 +163,7 @@ def test_one_receipt_on_two_payments_pays_one(package: models.PackageItem, outbo
 
 
 def test_a_phone_buying_twice_at_once_gets_one_extended_subscription(
-    package: models.PackageItem, outbox: Outbox
+    package: PackageItem, outbox: Outbox
 ) -> None:
     """Given two pending payments of the same phone on the same router
     When both are paid at the same moment
@@ -182,7 +186,7 @@ def test_a_phone_buying_twice_at_once_gets_one_extended_subscription(
     assert sorted(c["version"] for c in outbox.commands) == [1, 2] and sub.provision_version == 2
 
 
-def test_expiry_racing_a_renewal_never_loses_the_renewal(package: models.PackageItem, outbox: Outbox) -> None:
+def test_expiry_racing_a_renewal_never_loses_the_renewal(package: PackageItem, outbox: Outbox) -> None:
     """Given a subscription at its expiry instant
     When the expiry timer and a renewal payment run at the same moment
     Then either the renewal extended it (expiry is a no-op) or it expired and the renewal started
@@ -219,4 +223,4 @@ def test_expiry_racing_a_renewal_never_loses_the_renewal(package: models.Package
         clock.set_clock(None)
     active = [s for s in subscriptions_of(phone) if s.status == "active"]
     assert len(active) == 1 and active[0].expires_at_ts > frozen.t
-    assert models.get_payment(renewal.checkout_request_id).status == "paid"
+    assert payments.get(renewal.checkout_request_id).status == "paid"
