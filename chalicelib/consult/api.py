@@ -37,8 +37,8 @@ from chalicelib.consult.schemas import (
     WalletOut,
 )
 from chalicelib.consult.settings import settings
-from chalicelib.core import clock, ids
-from chalicelib.core.errors import BadRequest, Conflict, NotFound
+from chalicelib.core import clock
+from chalicelib.core.errors import BadRequest
 from chalicelib.core.http import Api, Call
 
 api = Api(__name__, tag="consult")
@@ -120,7 +120,7 @@ def plan_out(p: models.Plan) -> PlanOut:
 
 
 def wallet_out(doctor_id: str) -> WalletOut:
-    w = models.get_wallet(doctor_id)
+    w = service.wallet(doctor_id)
     return WalletOut(
         doctor_id=doctor_id,
         balance=int(w.balance or 0) if w else 0,
@@ -172,24 +172,13 @@ def _viewer(call: Call) -> tuple[str, str]:
 def create_plan(call: Call) -> PlanOut:
     """Create a plan: credits per kind and a price."""
     body: PlanIn = call.body
-    plan_id = ids.new_id("plan_")
-    plan = models.Plan(
-        f"PLAN#{plan_id}",
-        "PLAN",
-        plan_id=plan_id,
-        gsi1pk="PLANS",
-        gsi1sk=f"{body.name}#{plan_id}",
-        created_at=clock.now(),
-        **body.model_dump(),
-    )
-    models.save_plan(plan)
-    return plan_out(plan)
+    return plan_out(service.create_plan(**body.model_dump()))
 
 
 @api.route("/consult/plans", response=PlanList)
 def list_plans(call: Call) -> PlanList:
     """The plans on offer."""
-    return PlanList(plans=[plan_out(p) for p in models.list_plans()])
+    return PlanList(plans=[plan_out(p) for p in service.list_plans()])
 
 
 @api.route(
@@ -203,26 +192,16 @@ def list_plans(call: Call) -> PlanList:
 def subscribe(call: Call) -> SubscriptionOut:
     """Subscribe a patient to a plan: adds the plan's credits and (re)activates, once per reference."""
     body: SubscribeIn = call.body
-    plan = models.get_plan(body.plan_id)
-    if plan is None:
-        raise NotFound(f"no plan {body.plan_id}")
-    credits = {
-        "text": int(plan.text_sessions),
-        "voice": int(plan.voice_calls),
-        "video": int(plan.video_calls),
-    }
-    if not models.grant(body.patient_id, body.reference, credits, plan.plan_id, call.user.sub):
-        raise Conflict(f"reference {body.reference} was already applied", code="already_applied")
-    return subscription_out(models.get_subscription(body.patient_id))  # type: ignore[arg-type]
+    return subscription_out(service.subscribe(body.patient_id, body.plan_id, body.reference, call.user.sub))
 
 
 @api.route("/admin/consult/top-ups", "POST", body=TopUpIn, response=SubscriptionOut, status=201, roles=ADMIN)
 def top_up(call: Call) -> SubscriptionOut:
     """Add credits of one kind to a patient, once per reference (e.g. the M-Pesa receipt)."""
     body: TopUpIn = call.body
-    if not models.grant(body.patient_id, body.reference, {body.kind: body.credits}, None, call.user.sub):
-        raise Conflict(f"reference {body.reference} was already applied", code="already_applied")
-    return subscription_out(models.get_subscription(body.patient_id))  # type: ignore[arg-type]
+    return subscription_out(
+        service.top_up(body.patient_id, body.kind, body.credits, body.reference, call.user.sub)
+    )
 
 
 @api.route(
@@ -234,18 +213,13 @@ def top_up(call: Call) -> SubscriptionOut:
 )
 def set_status(call: Call, patient_id: str) -> SubscriptionOut:
     """Set a subscription's status (active, expired, suspended); only active ones are charged."""
-    if not models.set_subscription_status(patient_id, call.body.status):
-        raise NotFound(f"patient {patient_id} has no subscription")
-    return subscription_out(models.get_subscription(patient_id))  # type: ignore[arg-type]
+    return subscription_out(service.set_status(patient_id, call.body.status))
 
 
 @api.route("/admin/consult/subscriptions/{patient_id}", response=SubscriptionOut, roles=ADMIN)
 def admin_subscription(call: Call, patient_id: str) -> SubscriptionOut:
     """Any patient's subscription."""
-    subscription = models.get_subscription(patient_id)
-    if subscription is None:
-        raise NotFound(f"patient {patient_id} has no subscription")
-    return subscription_out(subscription)
+    return subscription_out(service.subscription(patient_id))
 
 
 @api.route("/admin/consult/wallets/{doctor_id}", response=WalletOut, roles=ADMIN)
@@ -257,10 +231,7 @@ def admin_wallet(call: Call, doctor_id: str) -> WalletOut:
 @api.route("/me/consult/subscription", response=SubscriptionOut, roles=PATIENT)
 def my_subscription(call: Call) -> SubscriptionOut:
     """Your credits per kind and subscription status."""
-    subscription = models.get_subscription(call.user.sub)
-    if subscription is None:
-        raise NotFound("you have no subscription yet", code="no_subscription")
-    return subscription_out(subscription)
+    return subscription_out(service.subscription(call.user.sub, mine=True))
 
 
 @api.route("/me/consult/wallet", response=WalletOut, roles=("doctor",))
@@ -273,7 +244,7 @@ def my_wallet(call: Call) -> WalletOut:
 def my_ledger(call: Call) -> LedgerOut:
     """Your debits (patient) or awards (doctor), newest first."""
     sub, role = _viewer(call)
-    return ledger_out(models.ledger_of(sub, role, call.args.limit))
+    return ledger_out(service.ledger(sub, role, call.args.limit))
 
 
 # --- text sessions ----------------------------------------------------------------------------
@@ -289,7 +260,7 @@ def create_text_session(call: Call) -> SessionOut:
 def list_text_sessions(call: Call) -> SessionList:
     """Your text sessions, newest first."""
     sub, role = _viewer(call)
-    sessions = [s for s in models.sessions_of(sub, role, call.args.limit) if s.kind == "text"]
+    sessions = service.sessions_of(sub, role, call.args.limit, text=True)
     return SessionList(sessions=[session_out(s) for s in sessions])
 
 
@@ -327,9 +298,8 @@ def _message_out(m: models.Message) -> MessageOut:
 @api.route("/text-sessions/{session_id}/messages", query=MessagePage, response=MessageList, roles=PARTIES)
 def get_messages(call: Call, session_id: str) -> MessageList:
     """The session's messages, oldest first (``?after=<message id>`` for the next page)."""
-    service.load_session(session_id, call.user, text=True)
     args: MessagePage = call.args
-    found = models.messages(session_id, args.limit, args.after)
+    found = service.messages(session_id, call.user, args.limit, args.after)
     return MessageList(messages=[_message_out(m) for m in found])
 
 
@@ -348,8 +318,7 @@ def end_text_session(call: Call, session_id: str) -> SessionOut:
 @api.route("/text-sessions/{session_id}/ledger", response=LedgerOut, roles=PARTIES)
 def session_ledger(call: Call, session_id: str) -> LedgerOut:
     """The debits and awards of one session, by interval."""
-    service.load_session(session_id, call.user)
-    return ledger_out(models.ledger_of_session(session_id))
+    return ledger_out(service.session_ledger(session_id, call.user))
 
 
 # --- calls ------------------------------------------------------------------------------------
@@ -365,7 +334,7 @@ def start_call(call: Call) -> SessionOut:
 def list_calls(call: Call) -> SessionList:
     """Your calls, newest first."""
     sub, role = _viewer(call)
-    calls = [s for s in models.sessions_of(sub, role, call.args.limit) if s.kind != "text"]
+    calls = service.sessions_of(sub, role, call.args.limit, text=False)
     return SessionList(sessions=[session_out(s) for s in calls])
 
 
@@ -402,14 +371,14 @@ def list_appointments(call: Call) -> AppointmentList:
     """Your appointments, latest time first."""
     sub, role = _viewer(call)
     return AppointmentList(
-        appointments=[appointment_out(a) for a in models.appointments_of(sub, role, call.args.limit)]
+        appointments=[appointment_out(a) for a in service.appointments_of(sub, role, call.args.limit)]
     )
 
 
 @api.route("/appointments/{appointment_id}", response=AppointmentOut, roles=PARTIES)
 def get_appointment(call: Call, appointment_id: str) -> AppointmentOut:
     """One appointment."""
-    return appointment_out(service._appointment_or_404(appointment_id, call.user)[0])
+    return appointment_out(service.load_appointment(appointment_id, call.user)[0])
 
 
 @api.route("/appointments/{appointment_id}/confirm", "POST", response=AppointmentOut, roles=PARTIES)

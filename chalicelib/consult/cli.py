@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 import click
 
-from chalicelib.consult import handlers, logic, models, service  # handlers: registers the timer kinds
+from chalicelib.consult import handlers, logic, service  # handlers: registers the timer kinds
+from chalicelib.consult.models import appointments, sessions
+from chalicelib.consult.models.items import Session
 from chalicelib.consult.settings import settings
 from chalicelib.core import clock
 from chalicelib.core.observability import logger
@@ -24,16 +26,16 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
     return click.option("--verbose", is_flag=True, help="Also list what was checked and left alone.")(fn)
 
 
-def _sessions(calls: bool | None) -> list[models.Session]:
+def _sessions(calls: bool | None) -> list[Session]:
     found = []
-    for session_id in models.open_ids("session"):
-        session = models.get_session(session_id)
+    for session_id in sessions.open_ids("session"):
+        session = sessions.get_session(session_id)
         if session is not None and (calls is None or (session.kind != "text") == calls):
             found.append(session)
     return found
 
 
-def _due(session: models.Session) -> tuple[str, str] | None:
+def _due(session: Session) -> tuple[str, str] | None:
     cfg = settings()
     return logic.session_due(
         kind=session.kind,
@@ -50,7 +52,7 @@ def _due(session: models.Session) -> tuple[str, str] | None:
     )
 
 
-def _apply(session: models.Session, action: str) -> str:
+def _apply(session: Session, action: str) -> str:
     if action == "bill":
         after = service.settle(session.session_id, None)
         return f"billed through interval {int(after.billed)}, {after.status}" if after else "gone"
@@ -62,11 +64,9 @@ def _apply(session: models.Session, action: str) -> str:
     return service.fail_call(session.session_id)
 
 
-def _reconcile(
-    sessions: list[models.Session], actions: tuple[str, ...], dry_run: bool, verbose: bool
-) -> None:
+def _reconcile(found: list[Session], actions: tuple[str, ...], dry_run: bool, verbose: bool) -> None:
     changed = 0
-    for session in sessions:
+    for session in found:
         due = _due(session)
         label = f"{session.kind} {session.session_id} ({session.status}, {int(session.billed)} billed)"
         if due is None or due[0] not in actions:
@@ -85,7 +85,7 @@ def _reconcile(
         click.echo(f"done     {label}: {description} -> {result}")
         changed += 1
     verb = "would change" if dry_run else "changed"
-    click.echo(f"checked {len(sessions)}, {verb} {changed}")
+    click.echo(f"checked {len(found)}, {verb} {changed}")
 
 
 @click.group("sessions")
@@ -123,8 +123,8 @@ def expire(dry_run: bool, verbose: bool) -> None:
     """Cancel pending appointments whose time passed or that waited 24 h; release their slots."""
     cfg = settings()
     checked = changed = 0
-    for appointment_id in models.open_ids("appointment"):
-        appointment = models.get_appointment(appointment_id)
+    for appointment_id in sessions.open_ids("appointment"):
+        appointment = appointments.get_appointment(appointment_id)
         if appointment is None:
             continue
         checked += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.consult import service
-from chalicelib.consult.models import Meter
+from chalicelib.consult.models.billing import Meter
 from chalicelib.core import timers
 
 blueprint = Blueprint(__name__)

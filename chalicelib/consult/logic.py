@@ -9,8 +9,11 @@ covers ``[started + (i-1)·interval, started + i·interval)`` and its tick is du
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+DOMAIN = "consult"  # the events' source: ``muda.consult``
 
 Kind = Literal["text", "voice", "video"]
 KINDS: tuple[Kind, ...] = ("text", "voice", "video")
@@ -52,6 +55,44 @@ EXPIRED_PAST = "scheduled time has passed"
 EXPIRED_STALE = "pending for more than 24 hours"
 
 SUBSCRIPTION_STATUSES = ("active", "expired", "suspended")
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A consult event addressed to users' inboxes (``recipients``, ``message``). It is emitted in
+    the transaction of the state change it reports, so it exists if and only if that change does."""
+
+    aggregate: str  # ``session#<id>`` | ``appointment#<id>``: the outbox's order
+    name: str
+    detail: dict[str, Any]
+    recipients: tuple[str, ...]
+    message: str
+
+    def event(self) -> tuple[str, str, str, dict[str, Any]]:
+        """``tx.emit``'s arguments."""
+        body = {**self.detail, "recipients": list(self.recipients), "message": self.message}
+        return self.aggregate, DOMAIN, self.name, body
+
+
+def session_notice(session_id: str, name: str, recipients: list[str], message: str, **detail: Any) -> Notice:
+    return Notice(
+        f"session#{session_id}", name, {"session_id": session_id, **detail}, tuple(recipients), message
+    )
+
+
+def appointment_notice(
+    appointment_id: str, name: str, recipients: list[str], message: str, **detail: Any
+) -> Notice:
+    return Notice(
+        f"appointment#{appointment_id}",
+        name,
+        {"appointment_id": appointment_id, **detail},
+        tuple(recipients),
+        message,
+    )
 
 
 # --- metering ---------------------------------------------------------------------------------

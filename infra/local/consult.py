@@ -6,36 +6,29 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 DOCTOR, PATIENT = "doctor-1", "patient-1"
 
 
 def seed(stack: Any) -> list[str]:
-    from chalicelib.consult import models
+    from chalicelib.consult import service
     from chalicelib.consult.settings import settings
-    from chalicelib.core import clock
     from chalicelib.core.auth import dev_token
+    from chalicelib.core.errors import Conflict
 
-    plan_id = "plan_demo_standard"
-    if models.get_plan(plan_id) is None:
-        models.save_plan(
-            models.Plan(
-                f"PLAN#{plan_id}",
-                "PLAN",
-                plan_id=plan_id,
-                name="Standard",
-                text_sessions=5,
-                voice_calls=2,
-                video_calls=1,
-                price=150_000,
-                currency="KES",
-                created_at=clock.now(),
-                gsi1pk="PLANS",
-                gsi1sk=f"Standard#{plan_id}",
-            )
-        )
-    models.grant(PATIENT, "demo-seed", {"text": 5, "voice": 2, "video": 1}, plan_id, "seed")
+    plan = service.create_plan(
+        "Standard",
+        text_sessions=5,
+        voice_calls=2,
+        video_calls=1,
+        price=150_000,
+        currency="KES",
+        plan_id="plan_demo_standard",
+    )
+    with suppress(Conflict):  # seeded before: the credits were granted once
+        service.subscribe(PATIENT, plan.plan_id, "demo-seed", "seed")
     patient, doctor = dev_token(PATIENT, ["patient"]), dev_token(DOCTOR, ["doctor"])
     api = stack.api_url
     return [

@@ -1,7 +1,7 @@
 """Consult on DynamoDB Local: real conditional writes and transactions, raced by threads.
 
-Timers are written to their table but not armed (no SQS here), and events are collected instead
-of published: the data layer is under test."""
+Timers are written to their table but not armed (no SQS here), and the events the outbox drains
+are collected instead of published: the data layer is under test."""
 
 from __future__ import annotations
 
@@ -18,14 +18,12 @@ assert handlers.blueprint
 
 
 @pytest.fixture(autouse=True)
-def offline(tables: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict]]]:
-    published: list[tuple[str, dict]] = []
+def offline(tables: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[list[events.DomainEvent]]:
+    published: list[events.DomainEvent] = []
     db.warm_up()  # build each model's client once, not once per racing thread
     monkeypatch.setattr(timers, "_arm", lambda item, now: None)
     monkeypatch.setattr(timers, "client", lambda service: _NoService())
-    monkeypatch.setattr(
-        events, "publish", lambda domain, name, detail=None: published.append((name, detail or {}))
-    )
+    monkeypatch.setattr(events, "publish_many", published.extend)  # what the outbox drains
     yield published
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.consult import logic, models, service
 from chalicelib.core import clock as core_clock
+from chalicelib.core import timers
 from chalicelib.core.auth import Principal
 from tests.contract.consult.conftest import give_credits, race
 
@@ -115,7 +116,7 @@ def test_concurrent_first_doctor_messages_activate_once(clock) -> None:
     active = models.get_session(session.session_id)
     assert active.status == logic.ACTIVE and active.activated_at is not None
     ticks = [
-        t for t in service.timers.pending() if t.kind == service.TICK and t.key.startswith(session.session_id)
+        t for t in timers.pending() if t.kind == service.TICK and t.key.startswith(session.session_id)
     ]
     assert len(ticks) == 1 and ticks[0].key == service.tick_key(models.Meter.of(active), 1)
 
