@@ -173,7 +173,7 @@ def update_academy(call: Call, academy_id: str) -> AcademyOut:
 # --- class sessions ---------------------------------------------------------------------------
 
 
-@api.route("/classes", "POST", body=ClassIn, response=ClassOut, status=201, roles=STAFF)
+@api.route("/classes", "POST", body=ClassIn, response=ClassOut, status=201, roles=STAFF, errors=(404,))
 def create_class(call: Call) -> ClassOut:
     """Schedule a class session (a teacher for themself, an admin for any teacher)."""
     body: ClassIn = call.body
@@ -213,7 +213,7 @@ def list_classes(call: Call) -> ClassList:
     return ClassList(classes=[class_out(s) for s in models.sessions_of_teacher(teacher)])
 
 
-@api.route("/classes/{class_id}", response=ClassOut)
+@api.route("/classes/{class_id}", response=ClassOut, errors=(403,))
 def get_class(call: Call, class_id: str) -> ClassOut:
     """A class session with its moments, status history and attendance (participants and admins)."""
     session = service.session_or_404(class_id)
@@ -222,7 +222,9 @@ def get_class(call: Call, class_id: str) -> ClassOut:
     return class_out(session, models.attendance(class_id))
 
 
-@api.route("/classes/{class_id}/reschedule", "POST", body=RescheduleIn, response=ClassOut, roles=STAFF)
+@api.route(
+    "/classes/{class_id}/reschedule", "POST", body=RescheduleIn, response=ClassOut, roles=STAFF, errors=(409,)
+)
 def reschedule_class(call: Call, class_id: str) -> ClassOut:
     """Move a scheduled class; every pending timer moves with it."""
     session = service.session_or_404(class_id)
@@ -233,7 +235,7 @@ def reschedule_class(call: Call, class_id: str) -> ClassOut:
     return class_out(service.reschedule(session, scheduled_at, duration))
 
 
-@api.route("/classes/{class_id}/cancel", "POST", body=CancelIn, response=ClassOut, roles=STAFF)
+@api.route("/classes/{class_id}/cancel", "POST", body=CancelIn, response=ClassOut, roles=STAFF, errors=(409,))
 def cancel_class(call: Call, class_id: str) -> ClassOut:
     """Cancel a class that has not ended; its timers are cancelled, its meeting closed."""
     session = service.session_or_404(class_id)
@@ -242,7 +244,7 @@ def cancel_class(call: Call, class_id: str) -> ClassOut:
     return class_out(service.cancel(session, body.reason or f"cancelled by {call.user.sub}"))
 
 
-@api.route("/classes/{class_id}/join", response=JoinOut)
+@api.route("/classes/{class_id}/join", response=JoinOut, errors=(403, 409))
 def join_class(call: Call, class_id: str) -> JoinOut:
     """The meeting URL and a LiveKit access token, for the class's teacher and students while it is
     READY or ONGOING (409 before, with when it opens; 403 for anyone else)."""
@@ -259,7 +261,9 @@ def join_class(call: Call, class_id: str) -> JoinOut:
     )
 
 
-@api.route("/classes/{class_id}/attendance", "POST", body=AttendanceIn, response=AttendanceResult)
+@api.route(
+    "/classes/{class_id}/attendance", "POST", body=AttendanceIn, response=AttendanceResult, errors=(403, 409)
+)
 def record_attendance(call: Call, class_id: str) -> AttendanceResult:
     """Record the caller joining or leaving the meeting (a first join starts a READY class)."""
     session = service.session_or_404(class_id)
@@ -297,7 +301,7 @@ def my_credits(call: Call) -> WalletOut:
 # --- LiveKit webhook --------------------------------------------------------------------------
 
 
-@api.route("/webhooks/livekit", "POST", response=WebhookOut, roles=None)
+@api.route("/webhooks/livekit", "POST", response=WebhookOut, roles=None, errors=(401,))
 def livekit_webhook(call: Call) -> WebhookOut:
     """LiveKit's webhook: participant joins and leaves, verified by its signed body hash."""
     try:

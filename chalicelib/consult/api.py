@@ -188,6 +188,7 @@ def list_plans(call: Call) -> PlanList:
     response=SubscriptionOut,
     status=201,
     roles=ADMIN,
+    errors=(404, 409),
 )
 def subscribe(call: Call) -> SubscriptionOut:
     """Subscribe a patient to a plan: adds the plan's credits and (re)activates, once per reference."""
@@ -195,7 +196,15 @@ def subscribe(call: Call) -> SubscriptionOut:
     return subscription_out(service.subscribe(body.patient_id, body.plan_id, body.reference, call.user.sub))
 
 
-@api.route("/admin/consult/top-ups", "POST", body=TopUpIn, response=SubscriptionOut, status=201, roles=ADMIN)
+@api.route(
+    "/admin/consult/top-ups",
+    "POST",
+    body=TopUpIn,
+    response=SubscriptionOut,
+    status=201,
+    roles=ADMIN,
+    errors=(409,),
+)
 def top_up(call: Call) -> SubscriptionOut:
     """Add credits of one kind to a patient, once per reference (e.g. the M-Pesa receipt)."""
     body: TopUpIn = call.body
@@ -228,7 +237,7 @@ def admin_wallet(call: Call, doctor_id: str) -> WalletOut:
     return wallet_out(doctor_id)
 
 
-@api.route("/me/consult/subscription", response=SubscriptionOut, roles=PATIENT)
+@api.route("/me/consult/subscription", response=SubscriptionOut, roles=PATIENT, errors=(404,))
 def my_subscription(call: Call) -> SubscriptionOut:
     """Your credits per kind and subscription status."""
     return subscription_out(service.subscription(call.user.sub, mine=True))
@@ -250,7 +259,15 @@ def my_ledger(call: Call) -> LedgerOut:
 # --- text sessions ----------------------------------------------------------------------------
 
 
-@api.route("/text-sessions", "POST", body=CreateTextSession, response=SessionOut, status=201, roles=PATIENT)
+@api.route(
+    "/text-sessions",
+    "POST",
+    body=CreateTextSession,
+    response=SessionOut,
+    status=201,
+    roles=PATIENT,
+    errors=(400, 402, 404),
+)
 def create_text_session(call: Call) -> SessionOut:
     """Ask a doctor for a text session (needs a text credit; 402 without)."""
     return session_out(service.create_text_session(call.user, call.body.doctor_id))
@@ -277,6 +294,7 @@ def get_text_session(call: Call, session_id: str) -> SessionOut:
     response=MessageOut,
     status=201,
     roles=PARTIES,
+    errors=(409,),
 )
 def post_message(call: Call, session_id: str) -> MessageOut:
     """Send a message; the doctor's first one activates the session."""
@@ -303,13 +321,13 @@ def get_messages(call: Call, session_id: str) -> MessageList:
     return MessageList(messages=[_message_out(m) for m in found])
 
 
-@api.route("/text-sessions/{session_id}/activity", "POST", response=SessionOut, roles=PARTIES)
+@api.route("/text-sessions/{session_id}/activity", "POST", response=SessionOut, roles=PARTIES, errors=(409,))
 def post_activity(call: Call, session_id: str) -> SessionOut:
     """Record that you are active in the session (only while it is active; 409 otherwise)."""
     return session_out(service.record_activity(session_id, call.user))
 
 
-@api.route("/text-sessions/{session_id}/end", "POST", response=SessionOut, roles=PARTIES)
+@api.route("/text-sessions/{session_id}/end", "POST", response=SessionOut, roles=PARTIES, errors=(409,))
 def end_text_session(call: Call, session_id: str) -> SessionOut:
     """End the session: bills the interval in progress; ending it again changes nothing."""
     return session_out(service.end_session(session_id, call.user, text=True))
@@ -324,7 +342,9 @@ def session_ledger(call: Call, session_id: str) -> LedgerOut:
 # --- calls ------------------------------------------------------------------------------------
 
 
-@api.route("/calls", "POST", body=StartCall, response=SessionOut, status=201, roles=PATIENT)
+@api.route(
+    "/calls", "POST", body=StartCall, response=SessionOut, status=201, roles=PATIENT, errors=(400, 402, 404)
+)
 def start_call(call: Call) -> SessionOut:
     """Start a voice or video call (needs a credit of its kind; 402 without)."""
     return session_out(service.start_call(call.user, call.body.doctor_id, call.body.kind))
@@ -344,13 +364,13 @@ def get_call(call: Call, session_id: str) -> SessionOut:
     return session_out(service.load_session(session_id, call.user, text=False)[0])
 
 
-@api.route("/calls/{session_id}/connected", "POST", response=SessionOut, roles=PARTIES)
+@api.route("/calls/{session_id}/connected", "POST", response=SessionOut, roles=PARTIES, errors=(409,))
 def call_connected(call: Call, session_id: str) -> SessionOut:
     """The call connected: metering starts (409 once the connection timeout has run out)."""
     return session_out(service.call_connected(session_id, call.user))
 
 
-@api.route("/calls/{session_id}/end", "POST", response=SessionOut, roles=PARTIES)
+@api.route("/calls/{session_id}/end", "POST", response=SessionOut, roles=PARTIES, errors=(409,))
 def end_call(call: Call, session_id: str) -> SessionOut:
     """Hang up: bills the interval in progress if connected; free if it never connected."""
     return session_out(service.end_session(session_id, call.user, text=False))
@@ -359,7 +379,15 @@ def end_call(call: Call, session_id: str) -> SessionOut:
 # --- appointments -----------------------------------------------------------------------------
 
 
-@api.route("/appointments", "POST", body=BookAppointment, response=AppointmentOut, status=201, roles=PATIENT)
+@api.route(
+    "/appointments",
+    "POST",
+    body=BookAppointment,
+    response=AppointmentOut,
+    status=201,
+    roles=PATIENT,
+    errors=(400, 409),
+)
 def book(call: Call) -> AppointmentOut:
     """Book a slot on the doctor's grid (409 ``slot_taken`` if someone holds it)."""
     body: BookAppointment = call.body
@@ -381,7 +409,9 @@ def get_appointment(call: Call, appointment_id: str) -> AppointmentOut:
     return appointment_out(service.load_appointment(appointment_id, call.user)[0])
 
 
-@api.route("/appointments/{appointment_id}/confirm", "POST", response=AppointmentOut, roles=PARTIES)
+@api.route(
+    "/appointments/{appointment_id}/confirm", "POST", response=AppointmentOut, roles=PARTIES, errors=(409,)
+)
 def confirm(call: Call, appointment_id: str) -> AppointmentOut:
     """The doctor confirms a pending appointment."""
     return appointment_out(service.confirm(appointment_id, call.user))
@@ -393,27 +423,37 @@ def confirm(call: Call, appointment_id: str) -> AppointmentOut:
     body=Reschedule,
     response=AppointmentOut,
     roles=PARTIES,
+    errors=(409,),
 )
 def reschedule(call: Call, appointment_id: str) -> AppointmentOut:
     """Propose a new time: the slot lock moves at once (409 if the new slot is taken)."""
     return appointment_out(service.propose_reschedule(appointment_id, call.user, call.body.scheduled_at))
 
 
-@api.route("/appointments/{appointment_id}/accept", "POST", response=AppointmentOut, roles=PARTIES)
+@api.route(
+    "/appointments/{appointment_id}/accept", "POST", response=AppointmentOut, roles=PARTIES, errors=(409,)
+)
 def accept(call: Call, appointment_id: str) -> AppointmentOut:
     """The other party accepts a proposed time."""
     return appointment_out(service.accept_reschedule(appointment_id, call.user))
 
 
 @api.route(
-    "/appointments/{appointment_id}/cancel", "POST", body=CancelIn, response=AppointmentOut, roles=PARTIES
+    "/appointments/{appointment_id}/cancel",
+    "POST",
+    body=CancelIn,
+    response=AppointmentOut,
+    roles=PARTIES,
+    errors=(409,),
 )
 def cancel(call: Call, appointment_id: str) -> AppointmentOut:
     """Cancel (either party); the slot is free again at once."""
     return appointment_out(service.cancel_appointment(appointment_id, call.user, call.body.reason))
 
 
-@api.route("/appointments/{appointment_id}/complete", "POST", response=AppointmentOut, roles=PARTIES)
+@api.route(
+    "/appointments/{appointment_id}/complete", "POST", response=AppointmentOut, roles=PARTIES, errors=(409,)
+)
 def complete(call: Call, appointment_id: str) -> AppointmentOut:
     """The doctor marks a confirmed appointment done, after its time."""
     return appointment_out(service.complete(appointment_id, call.user))

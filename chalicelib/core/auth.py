@@ -1,4 +1,5 @@
-"""JWT auth: RS256 only, keys from a JWKS, ``iss``/``aud``/``exp`` checked; 401 vs 403.
+"""JWT auth: RS256 only, keys from a JWKS, ``iss``/``aud``/``exp`` checked, ``exp``/``nbf``/``iat``
+numbers; 401 vs 403.
 
 The JWKS comes from a URL (Cognito in dev/prod; PyJWKClient caches it) or an SSM parameter (the
 local stage, whose dev key pair is generated on first run; Powertools Parameters caches it).
@@ -96,7 +97,7 @@ keys = _KeyCache()
 def verify(token: str) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):  # a header nested thousands deep is not a header
         raise Unauthorized("malformed token") from None
     if header.get("alg") not in ALGORITHMS:
         raise Unauthorized("token algorithm not accepted")
@@ -115,10 +116,26 @@ def verify(token: str) -> Principal:
         raise Unauthorized("token expired", code="token_expired") from None
     except jwt.PyJWTError as error:
         raise Unauthorized(f"invalid token: {error}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError):  # e.g. "exp": Infinity
+        raise Unauthorized("invalid token: its claims are not what a token holds") from None
+    _numeric_times(claims)
     roles = claims.get("roles", claims.get("cognito:groups", []))
     if isinstance(roles, str):
         roles = roles.split()
-    return Principal(sub=str(claims["sub"]), roles=frozenset(roles), claims=claims)
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthorized("invalid token: roles must be a list of names")
+    if not isinstance(claims["sub"], str) or not claims["sub"]:
+        raise Unauthorized("invalid token: sub must be a non-empty string")
+    return Principal(sub=claims["sub"], roles=frozenset(roles), claims=claims)
+
+
+def _numeric_times(claims: dict[str, Any]) -> None:
+    """``exp``/``nbf``/``iat`` are NumericDates (RFC 7519): numbers. PyJWT turns ``"exp": "9999999999"``
+    into an int and accepts it; a token that says its times in text was not made by our issuer."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Unauthorized(f"invalid token: {name} must be a number")
 
 
 def authenticate(authorization: str | None, roles: Iterable[str] | None = None) -> Principal:

@@ -274,6 +274,8 @@ class Api:
                     return _render(fn(call, **params), status, content_type)
                 except MudaError as error:
                     return error_response(error)
+                except RecursionError:  # input nested past any parser's stack (e.g. a token's JSON)
+                    return error_response(BadRequest("input nested too deeply", code="malformed_json"))
                 except Exception:
                     logger.exception("unhandled error", extra={"route": f"{method} {path}"})
                     return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)

@@ -77,6 +77,6 @@ register(
         "core",
         tables=("timers", "ops", "outbox"),
         queues=("timers", "events"),
-        modules=("chalicelib.core.api", "chalicelib.core.handlers"),
+        modules=("chalicelib.core.api", "chalicelib.core.docs", "chalicelib.core.handlers"),
     )
 )

@@ -184,7 +184,13 @@ def portal_packages(call: Call, router_id: str) -> PortalRouter:
 
 
 @api.route(
-    "/payments/initiate", "POST", body=InitiatePayment, response=PaymentAccepted, status=202, roles=None
+    "/payments/initiate",
+    "POST",
+    body=InitiatePayment,
+    response=PaymentAccepted,
+    status=202,
+    roles=None,
+    errors=(502,),
 )
 def initiate_payment(call: Call) -> PaymentAccepted:
     """Send the M-Pesa PIN prompt for a package; poll the status URL for the outcome."""
@@ -224,7 +230,7 @@ def payment_status(call: Call, payment_id: str) -> PaymentStatus:
     return PaymentStatus.model_validate(found)
 
 
-@api.route("/mpesa/callback/{token}", "POST", roles=None)
+@api.route("/mpesa/callback/{token}", "POST", roles=None, errors=(400, 403))
 def mpesa_callback(call: Call, token: str) -> Response:
     """Safaricom's STK callback: checked, recorded once, queued; acknowledged at once."""
     answer = service.accept_callback(token, call.raw_body, call.source_ip)

@@ -49,7 +49,7 @@ def admin_failed(call: Call) -> DeadLetterList:
     )
 
 
-@api.route("/admin/failed/retry", "POST", body=Redrive, response=Redriven, roles=ADMIN)
+@api.route("/admin/failed/retry", "POST", body=Redrive, response=Redriven, roles=ADMIN, errors=(404,))
 def admin_failed_retry(call: Call) -> Redriven:
     """Redrive one dead letter (by message id) or all of them to their queue."""
     request: Redrive = call.body

@@ -46,7 +46,9 @@ def event_out(event: EventItem) -> EventOut:
 # --- events (admin) ---------------------------------------------------------------------------
 
 
-@api.route("/waitroom/events", "POST", body=CreateEvent, response=EventOut, status=201, roles=ADMIN)
+@api.route(
+    "/waitroom/events", "POST", body=CreateEvent, response=EventOut, status=201, roles=ADMIN, errors=(409,)
+)
 def create_event(call: Call) -> EventOut:
     """Create an event (a sale) with its cap, batch size and windows; draft unless status=active."""
     return event_out(service.create_event(call.body))
@@ -64,25 +66,27 @@ def get_event(call: Call, event_id: str) -> EventOut:
     return event_out(service.get_event(event_id))
 
 
-@api.route("/waitroom/events/{event_id}", "PATCH", body=UpdateEvent, response=EventOut, roles=ADMIN)
+@api.route(
+    "/waitroom/events/{event_id}", "PATCH", body=UpdateEvent, response=EventOut, roles=ADMIN, errors=(409,)
+)
 def update_event(call: Call, event_id: str) -> EventOut:
     """Change an event's settings; a raised cap admits at once."""
     return event_out(service.update_event(event_id, call.body))
 
 
-@api.route("/waitroom/events/{event_id}/activate", "POST", response=EventOut, roles=ADMIN)
+@api.route("/waitroom/events/{event_id}/activate", "POST", response=EventOut, roles=ADMIN, errors=(409,))
 def activate_event(call: Call, event_id: str) -> EventOut:
     """Open (or resume) an event: joins accepted, admission runs."""
     return event_out(service.set_status(event_id, logic.ACTIVE))
 
 
-@api.route("/waitroom/events/{event_id}/pause", "POST", response=EventOut, roles=ADMIN)
+@api.route("/waitroom/events/{event_id}/pause", "POST", response=EventOut, roles=ADMIN, errors=(409,))
 def pause_event(call: Call, event_id: str) -> EventOut:
     """Pause an event: joins refused and admission held; places and checkouts in progress stay."""
     return event_out(service.set_status(event_id, logic.PAUSED))
 
 
-@api.route("/waitroom/events/{event_id}/close", "POST", response=EventOut, roles=ADMIN)
+@api.route("/waitroom/events/{event_id}/close", "POST", response=EventOut, roles=ADMIN, errors=(409,))
 def close_event(call: Call, event_id: str) -> EventOut:
     """Close an event for good: no more joins or admissions."""
     return event_out(service.set_status(event_id, logic.CLOSED))
@@ -97,7 +101,7 @@ def event_stats(call: Call, event_id: str) -> Stats:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-@api.route("/waitroom/events/{event_id}/join", "POST", response=SessionOut)
+@api.route("/waitroom/events/{event_id}/join", "POST", response=SessionOut, errors=(409,))
 def join(call: Call, event_id: str) -> SessionOut:
     """Join the line (the caller's own place; joining again returns the same session)."""
     session, event = service.join(event_id, call.user.sub)
@@ -114,13 +118,20 @@ def priority_join(call: Call, event_id: str) -> SessionOut:
     return service.view(session, event)
 
 
-@api.route("/waitroom/sessions/{session_id}", response=SessionOut)
+@api.route("/waitroom/sessions/{session_id}", response=SessionOut, errors=(403,))
 def session_status(call: Call, session_id: str) -> SessionOut:
     """Status, position, people ahead and ETA; once admitted the checkout token. Polling is the heartbeat."""
     return service.poll(session_id, call.user)
 
 
-@api.route("/waitroom/sessions/{session_id}/complete", "POST", body=Complete, response=SessionOut, roles=None)
+@api.route(
+    "/waitroom/sessions/{session_id}/complete",
+    "POST",
+    body=Complete,
+    response=SessionOut,
+    roles=None,
+    errors=(401,),
+)
 def complete(call: Call, session_id: str) -> SessionOut:
     """The checkout service: purchase done (authenticated by the checkout token); the slot frees at once."""
     request: Complete = call.body
@@ -128,7 +139,7 @@ def complete(call: Call, session_id: str) -> SessionOut:
     return service.view(session, service.get_event(session.event_id))
 
 
-@api.route("/waitroom/sessions/{session_id}/revoke", "POST", response=SessionOut, roles=ADMIN)
+@api.route("/waitroom/sessions/{session_id}/revoke", "POST", response=SessionOut, roles=ADMIN, errors=(409,))
 def revoke(call: Call, session_id: str) -> SessionOut:
     """Admin: revoke a session (its token is refused from now on; its slot is freed)."""
     session = service.revoke(session_id)

@@ -2,18 +2,20 @@
 
 ``ResultCode`` comes as a number or as a string (``"0"``, ``"SFC_IC0003"``); metadata items are
 read by ``Name`` (their order is not fixed, ``Balance`` has no value); a failure has no
-``CallbackMetadata``. Anything else is a ``CallbackError`` with a short reason to record.
+``CallbackMetadata``. Anything else is a ``CallbackError`` with a short reason to record, a body
+nested deeper than the API's limit included (read by the edge's own JSON reader, no recursion).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mpesakit.mpesa_express import StkPushSimulateCallback
 from pydantic import ValidationError
+
+from chalicelib.core.http import NestingTooDeep, NumberOutOfRange, loads
 
 
 class CallbackError(ValueError):
@@ -39,7 +41,9 @@ class StkResult:
 def parse_callback(raw: bytes | str | dict[str, Any]) -> StkResult:
     """Validate and flatten one callback body; ``CallbackError`` when it is not one."""
     try:
-        data = raw if isinstance(raw, dict) else json.loads(raw or b"")
+        data = raw if isinstance(raw, dict) else loads(raw or b"")
+    except (NestingTooDeep, NumberOutOfRange) as error:  # no callback nests so or carries such a number
+        raise CallbackError(f"not an STK callback: {error}") from None
     except (ValueError, UnicodeDecodeError):
         raise CallbackError("body is not JSON") from None
     try:
