@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.core.clock import time_key
+
 MAX_RECIPIENTS = 100
 
 
@@ -52,7 +54,7 @@ def deliveries(envelope: dict[str, Any]) -> list[Delivery]:
     return [
         Delivery(
             recipient=sub,
-            notification_id=f"{round(when * 1000):013d}-{event_id}",
+            notification_id=f"{time_key(when)}-{event_id}",
             event_id=event_id,
             event_type=str(envelope.get("detail-type", "")),
             source=str(envelope.get("source", "")),

@@ -1,14 +1,13 @@
 """Inbox items: one per (event, recipient), written once, newest first per user.
 
-``pk = USER#<sub>``, ``sk = <notification id>`` where the id is ``<occurred ms>-<event id>``:
-time-ordered (newest first is a reverse query) and derived from the event, so a redelivered
-event writes nothing new.
+``pk = USER#<sub>``, ``sk = <notification id>`` where the id is ``<occurred time key>-<event id>``
+(``clock.time_key``): time-ordered (newest first is a reverse query) and derived from the event,
+so a redelivered event writes nothing new.
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.core import clock, db
 from chalicelib.core.db import MudaModel
@@ -19,7 +18,7 @@ RETENTION_SECONDS = 90 * 24 * 3600
 class InboxItem(MudaModel):
     table = "notifications"
     pk = UnicodeAttribute(hash_key=True)  # USER#<sub>
-    sk = UnicodeAttribute(range_key=True)  # <occurred ms, 13 digits>-<event id>
+    sk = UnicodeAttribute(range_key=True)  # <occurred time key>-<event id>
     event_id = UnicodeAttribute()
     event_type = UnicodeAttribute()
     source = UnicodeAttribute()
@@ -37,13 +36,7 @@ def user_key(sub: str) -> str:
 
 def store(item: InboxItem) -> bool:
     """Write an inbox item once; ``False`` if this (event, user) is already there."""
-    try:
-        item.save(condition=InboxItem.sk.does_not_exist())
-        return True
-    except PutError as error:
-        if db.condition_failed(error):
-            return False
-        raise
+    return db.put_if_absent(item)
 
 
 def page(sub: str, limit: int, before: str | None, unread_only: bool) -> tuple[list[InboxItem], str | None]:
@@ -68,13 +61,5 @@ def page(sub: str, limit: int, before: str | None, unread_only: bool) -> tuple[l
 def mark_read(sub: str, notification_id: str) -> InboxItem | None:
     """Mark one item read (idempotent); ``None`` if the user has no such item."""
     item = InboxItem(user_key(sub), notification_id)
-    try:
-        item.update(
-            actions=[InboxItem.read.set(True), InboxItem.read_at.set(InboxItem.read_at | clock.now())],
-            condition=InboxItem.sk.exists(),
-        )
-    except UpdateError as error:
-        if db.condition_failed(error):
-            return None
-        raise
-    return item
+    actions = [InboxItem.read.set(True), InboxItem.read_at.set(InboxItem.read_at | clock.now())]
+    return item if db.update_if(item, actions, InboxItem.sk.exists()) else None

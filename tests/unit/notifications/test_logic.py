@@ -27,7 +27,7 @@ def test_one_delivery_per_distinct_recipient_with_a_stable_time_ordered_id() -> 
     assert [d.recipient for d in found] == ["a", "b"]
     assert (
         found[0].notification_id
-        == "1795600800250-e-1"
+        == "1795600800.250000-e-1"
         == logic.deliveries(envelope(recipients=["a"], occurred_at="2026-11-25T10:00:00.250+00:00"))[
             0
         ].notification_id
