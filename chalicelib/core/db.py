@@ -51,7 +51,7 @@ def _bind(model: type[MudaModel]) -> None:
     meta = model.Meta
     meta.table_name = settings.name(model.table)
     meta.region = settings.region
-    meta.host = endpoint_url()
+    meta.host = endpoint_url("dynamodb")
     meta.max_retry_attempts = 5
     meta.connect_timeout_seconds = 10
     meta.read_timeout_seconds = 30
@@ -89,7 +89,7 @@ def connection() -> Connection:
     global _connection
     with _connection_lock:
         if _connection is None:
-            host = endpoint_url()
+            host = endpoint_url("dynamodb")
             built = Connection(
                 region=get_settings().region,
                 host=host,

@@ -56,10 +56,10 @@ def daraja_config() -> dict[str, str]:
 
 
 def provision() -> None:
-    from chalicelib.hotspot import models
+    from chalicelib.core import secrets
     from chalicelib.hotspot.settings import hotspot_settings
 
-    models.put_secret(hotspot_settings().daraja_secret, daraja_config())
+    secrets.write(hotspot_settings().daraja_secret, daraja_config())
 
 
 def start(stack: Any) -> None:

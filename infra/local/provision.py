@@ -1,10 +1,13 @@
 """Create the stage's resources on the local emulator from ``infra/template.yaml``.
 
-The emulator's CloudFormation creates tables, queues, the bus, rules, roles and SSM parameters;
-what it skips (moto: ``AWS::Scheduler::*``, ``AWS::SecretsManager::Secret``) is applied here by
-boto3 from the same template, so the template stays the one description of the stack. Then the
-dev token key pair (generated on first run, kept under ``.cache/local``) is stored in Secrets
-Manager and its public JWKS in SSM, where the API verifies tokens from.
+The emulator's CloudFormation creates queues, the bus, rules, roles and SSM parameters; what it
+skips (moto: ``AWS::Scheduler::*``, ``AWS::SecretsManager::Secret``) is applied here by boto3
+from the same template, so the template stays the one description of the stack. When DynamoDB
+has its own endpoint (the local stack: DynamoDB Local), the tables are taken out of the template
+the emulator deploys and created there by boto3 from the same definitions, once (they keep their
+data across restarts). Then the dev token key pair (generated on first run, kept under
+``.cache/local``) is stored in Secrets Manager and its public JWKS in SSM, where the API verifies
+tokens from.
 """
 
 from __future__ import annotations
@@ -66,17 +69,59 @@ def _conditions_hold(resource: dict[str, Any], stage: str) -> bool:
     return "Condition" not in resource or stage in ("local", "test")
 
 
+TABLE = "AWS::DynamoDB::Table"
+
+
+def _without_tables(template: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The template minus its tables, every ``Ref``/``GetAtt`` of one replaced by its name/ARN."""
+    resources = template["Resources"]
+    names = {
+        logical: _resolve(r["Properties"]["TableName"], params)
+        for logical, r in resources.items()
+        if r["Type"] == TABLE
+    }
+    arn = f"arn:aws:dynamodb:{params['AWS::Region']}:000000000000:table/{{}}"
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Ref"} and value["Ref"] in names:
+                return names[value["Ref"]]
+            if set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] in names:
+                table = value["Fn::GetAtt"][0]
+                return arn.format(names[table])
+            if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+                text = re.sub(
+                    r"\$\{(\w+)(\.Arn)?\}",
+                    lambda m: (arn.format(names[m[1]]) if m[2] else names[m[1]]) if m[1] in names else m[0],
+                    value["Fn::Sub"],
+                )
+                return {"Fn::Sub": text}
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value
+
+    kept = {k: v for k, v in template.items() if k != "Resources"}
+    kept["Resources"] = {k: v for k, v in resources.items() if k not in names}
+    return swap(kept)
+
+
 def deploy_stack() -> None:
     settings = get_settings()
     cfn = client("cloudformation")
     name = settings.prefix
+    separate = bool(settings.dynamodb_endpoint_url)
+    if separate:
+        create_tables(client("dynamodb"), exist_ok=True)
     try:
         cfn.describe_stacks(StackName=name)
         logger.info("stack already present", extra={"stack": name})
     except ClientError:
+        params = {"Stage": settings.stage, "AWS::Region": settings.region}
+        body = json.dumps(_without_tables(load_template(), params)) if separate else TEMPLATE.read_text()
         cfn.create_stack(
             StackName=name,
-            TemplateBody=TEMPLATE.read_text(),
+            TemplateBody=body,
             Parameters=[{"ParameterKey": "Stage", "ParameterValue": settings.stage}],
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
@@ -96,9 +141,10 @@ def _wait_for(cfn: Any, name: str, timeout: float = 60) -> None:
     raise TimeoutError(f"stack {name} not created in {timeout}s")
 
 
-def create_tables(dynamodb: Any) -> list[str]:
+def create_tables(dynamodb: Any, exist_ok: bool = False) -> list[str]:
     """Create the template's tables with a plain DynamoDB client (DynamoDB Local has no
-    CloudFormation): the contract tier then tests the models against the template's keys."""
+    CloudFormation): the contract tier then tests the models against the template's keys, the
+    local stack runs on them. ``exist_ok``: keep a table already there (and its data)."""
     params = {"Stage": get_settings().stage, "AWS::Region": get_settings().region}
     names = []
     for resource in load_template()["Resources"].values():
@@ -113,7 +159,11 @@ def create_tables(dynamodb: Any) -> list[str]:
         }
         if props.get("GlobalSecondaryIndexes"):
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        dynamodb.create_table(**request)
+        try:
+            dynamodb.create_table(**request)
+        except ClientError as error:
+            if not (exist_ok and error.response["Error"]["Code"] == "ResourceInUseException"):
+                raise
         names.append(request["TableName"])
     return names
 

@@ -4,14 +4,19 @@
   ``maximum_concurrency`` concurrent invocations with real SQS events; records the handler
   reports as failed (or all, if it raises) are not deleted, so they come
   back after their visibility timeout and reach the DLQ by the queue's redrive policy;
-- fires every ``@app.schedule`` handler at its rate (or every ``MUDA_LOCAL_SCHEDULE_SECONDS``);
+- fires every ``@app.schedule`` handler at start and then at its rate (or every
+  ``MUDA_LOCAL_SCHEDULE_SECONDS``), with that period as its Lambda timeout (so the sweeper's
+  second round of the minute fits, as on AWS);
 - fires EventBridge Scheduler one-time schedules at their time: sends the target input to the
   target queue, then deletes the schedule (``ActionAfterCompletion=DELETE``);
 - runs the Lambdas that live outside the Chalice app (``functions/``, see ``functions()``) on
   their queue or rate the same way, as infra/template.yaml wires them on AWS.
 
-It holds no state of its own: the emulator keeps every message, so killing it loses nothing.
-Run: ``python -m infra.local.runtime``.
+- writes its heartbeat (``chalicelib.core.health``) every ``MUDA_HEALTH_BEAT_SECONDS``, which
+  ``/health`` and ``muda health`` read: a dead runtime shows as stale.
+
+It holds no state of its own: the emulator keeps every message, so killing it loses nothing (the
+local stack restarts it). Run: ``python -m infra.local.runtime``.
 """
 
 from __future__ import annotations
@@ -161,6 +166,19 @@ class Runtime:
                 self._spawn(f"schedule:{source.name}", self._run_schedule, source)
         self._spawn("scheduler", self._discover_schedules)
         self._spawn("scheduler-fire", self._fire_schedules)
+        self._spawn("heartbeat", self._heartbeat)
+
+    def _heartbeat(self) -> None:
+        """Say the runtime is alive, now and every ``health_beat_seconds``."""
+        from chalicelib.core import health
+
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        every = get_settings().health_beat_seconds
+        while True:
+            alive = sum(t.is_alive() for t in self.threads)
+            health.beat(health.RUNTIME, started_at=started, threads=alive)
+            if self.stop_event.wait(every):
+                return
 
     def _handler(self, source: Any) -> Any:
         return source.load() if isinstance(source, Function) else self.app.handler_map[source.name]
@@ -236,11 +254,12 @@ class Runtime:
         rate = source.rate if isinstance(source, Function) else rate_seconds(source.schedule_expression)
         period = override or rate
         handler = self._handler(source)
-        next_at = time.monotonic() + period
+        next_at = time.monotonic()  # at start (after a restart, the sweeper catches up at once)
         while not self.stop_event.wait(max(0.0, next_at - time.monotonic())):
             next_at += period
+            context = LambdaContext(source.name, deadline=time.time() + period)
             try:
-                handler(scheduled_event(source.name, self.region), LambdaContext(source.name))
+                handler(scheduled_event(source.name, self.region), context)
             except Exception:
                 logger.exception("scheduled handler failed", extra={"handler": source.name})
 
