@@ -1,46 +1,38 @@
 """``muda routers ...``: router health from the operator's shell (the router side of the hotspot).
 
-The checks are the provisioner Lambda's own (``functions/router_provisioner``), imported from the
-repository root; they record each router's status and emit RouterOffline/RouterOnline on a change,
-exactly as the per-minute schedule does.
+The checks are the provisioner Lambda's own (``functions.router_provisioner``, a package of this
+repository): they record each router's status and emit RouterOffline/RouterOnline on a change,
+exactly as the per-minute schedule does. The CLI hands the function its settings for the stage
+it talks to, instead of the environment Lambda gives it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _provisioner() -> Any:
-    """The provisioner's handler module, pointed at the stage this CLI talks to.
-
-    functions/ is not an installed package: it is importable from the repository root. Like on
-    Lambda, the function takes its stage and endpoint from the environment; the CLI's own
-    settings decide them (the local stage defaults to the emulator on :4566 with test keys)."""
+def _check_routers() -> list[Any]:
+    """Every router probed now by the provisioner's own check, on this CLI's stage."""
     from chalicelib.core.aws import endpoint_url
     from chalicelib.core.config import get_settings
+    from functions.router_provisioner import handler
+    from functions.router_provisioner.config import Settings
 
     settings = get_settings()
-    os.environ.setdefault("MUDA_STAGE", settings.stage)
-    os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)
-    endpoint = endpoint_url()
-    if endpoint:
-        os.environ.setdefault("AWS_ENDPOINT_URL", endpoint)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from functions.router_provisioner import handler
-
+    stage = dataclasses.replace(
+        Settings.from_env(),
+        stage=settings.stage,
+        region=settings.region,
+        endpoint_url=endpoint_url(),
+        dynamodb_endpoint_url=endpoint_url("dynamodb"),
+    )
     logging.getLogger("botocore").setLevel(logging.WARNING)  # the handler logs at INFO; a shell wants less
-    return handler
+    return handler.check_routers(stage)
 
 
 @click.group("routers")
@@ -51,7 +43,7 @@ def routers() -> None:
 @routers.command("check")
 def check() -> None:
     """Probe every router's API now; record and print its status (exit 1 if any is offline)."""
-    results = _provisioner().check_routers()
+    results = _check_routers()
     if not results:
         click.echo("no routers registered")
         return

@@ -33,6 +33,10 @@ class Settings:
     # API-SSL (routers on port 8729): the CA bundle that signed the routers' certificates
     # (None: the system's CAs). Certificates are always verified, host names included.
     tls_ca_file: str | None = None
+    # The local stage's AWS-compatible endpoint (and DynamoDB's own, when the tables run apart
+    # on DynamoDB Local); unset in AWS. The variables botocore itself reads.
+    endpoint_url: str | None = None
+    dynamodb_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,7 +49,14 @@ class Settings:
             secret_ttl=float(env.get("MUDA_ROUTERS_SECRET_TTL_SECONDS", 300)),
             health_workers=int(env.get("MUDA_ROUTERS_HEALTH_WORKERS", 8)),
             tls_ca_file=env.get("MUDA_ROUTERS_TLS_CA_FILE") or None,
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            dynamodb_endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
         )
+
+    def endpoint(self, service: str) -> str | None:
+        if service == "dynamodb" and self.dynamodb_endpoint_url:
+            return self.dynamodb_endpoint_url
+        return self.endpoint_url
 
     def name(self, short: str) -> str:
         return f"muda-{self.stage}-{short}"

@@ -36,7 +36,7 @@ from .logic import (
     visibility_after,
 )
 from .router import Router, Session
-from .store import Store
+from .store import Store, owed_event_id
 
 logger = logging.getLogger("muda.router_provisioner")
 logger.setLevel(logging.INFO)
@@ -242,7 +242,7 @@ def _settle_event(store: Store, command: Command, owed: str | None) -> None:
         "username": command.username,
         "version": command.version,
     }
-    store.publish(owed, detail)
+    store.publish(owed, detail, owed_event_id(command, owed))
     store.event_published(command, owed)
 
 

@@ -1,13 +1,29 @@
 """Everything the provisioner reads and writes on AWS, with boto3 alone: the hotspot table (router
 and subscription records, the contract with the payments side), the router passwords in Secrets
-Manager, domain events on the bus, and the spine's record of failed tries (ops table)."""
+Manager, domain events on the bus, and the spine's record of failed tries (ops table).
+
+This Lambda cannot import ``chalicelib`` (boto3 and librouteros only), so it keeps small
+equivalents of the core toolkit, written the same way:
+
+- ``_update_if`` is ``db.update_if``: a refused condition is ``False`` (a lost race or a
+  duplicate), any other failure raises;
+- ``_subscription_key`` / ``_router_key`` spell this side of the contract's keys once (the
+  payments side spells them in ``chalicelib/hotspot/models/items.py``);
+- events carry the core envelope (``occurred_at``, a stable ``event_id`` consumers deduplicate
+  on), and a subscription's event is *owed* in the same conditional write as its state change
+  (``provision_event``) and published after it, like ``tx.emit``: a crash in between is healed
+  by the next try, which publishes it again under the same ``event_id``;
+- the router passwords have their own small TTL cache (the core's ``secrets.read``).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -32,16 +48,33 @@ _client_lock = threading.Lock()
 
 
 @cache
-def _build(service: str, region: str) -> Any:
-    # boto3 honours AWS_ENDPOINT_URL: the local stage's emulator, or AWS itself.
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+def _build(service: str, region: str, endpoint: str | None) -> Any:
+    """AWS itself (``endpoint`` unset), or the local stage's emulator, which takes any key."""
+    keys: dict[str, str] = {}
+    if endpoint and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        keys = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    return boto3.session.Session().client(
+        service, region_name=region, endpoint_url=endpoint, config=_CONFIG, **keys
+    )
 
 
-def _client(service: str, region: str) -> Any:
+def _client(service: str, settings: Settings) -> Any:
     """A cached low-level client: thread-safe once built, unlike boto3's resources (the health
     check probes routers side by side)."""
     with _client_lock:
-        return _build(service, region)
+        return _build(service, settings.region, settings.endpoint(service))
+
+
+def _subscription_key(subscription_id: str) -> dict[str, Any]:
+    return _dynamo({"pk": f"SUB#{subscription_id}", "sk": "SUB"})
+
+
+def _router_key(router_id: str) -> dict[str, Any]:
+    return _dynamo({"pk": f"ROUTER#{router_id}", "sk": "ROUTER"})
+
+
+def _refused(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _dynamo(values: dict[str, Any]) -> dict[str, Any]:
@@ -74,25 +107,33 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.dynamodb = _client("dynamodb", settings.region)
+        self.dynamodb = _client("dynamodb", settings)
 
     def client(self, service: str) -> Any:
-        return _client(service, self.settings.region)
+        return _client(service, self.settings)
+
+    def _update_if(self, **update: Any) -> dict[str, Any] | None:
+        """One conditional ``UpdateItem`` on the hotspot table: its response, or ``None`` when
+        its condition refused it (a lost race, a duplicate, a superseded command)."""
+        try:
+            return self.dynamodb.update_item(TableName=self.settings.table, **update)
+        except ClientError as error:
+            if _refused(error):
+                return None
+            raise
 
     # --- records ---
 
     def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         item = self.dynamodb.get_item(
             TableName=self.settings.table,
-            Key=_dynamo({"pk": f"SUB#{subscription_id}", "sk": "SUB"}),
+            Key=_subscription_key(subscription_id),
             ConsistentRead=True,
         ).get("Item")
         return _python(item) if item else None
 
     def router(self, router_id: str) -> Router | None:
-        item = self.dynamodb.get_item(
-            TableName=self.settings.table, Key=_dynamo({"pk": f"ROUTER#{router_id}", "sk": "ROUTER"})
-        ).get("Item")
+        item = self.dynamodb.get_item(TableName=self.settings.table, Key=_router_key(router_id)).get("Item")
         return Router.from_item(_python(item)) if item else None
 
     def routers(self) -> list[Router]:
@@ -143,22 +184,16 @@ class Store:
         for i, status in enumerate(expected):
             values[f":e{i}"] = status
             placeholders.append(f":e{i}")
-        try:
-            self.dynamodb.update_item(
-                TableName=self.settings.table,
-                Key=_dynamo({"pk": f"SUB#{command.subscription_id}", "sk": "SUB"}),
-                UpdateExpression=updates,
-                ConditionExpression=(
-                    f"attribute_exists(pk) AND provision_version = :v AND #s0 IN ({', '.join(placeholders)})"
-                ),
-                ExpressionAttributeNames={"#s0": "provision_status"},
-                ExpressionAttributeValues=_dynamo({":v": command.version, **values}),
-            )
-            return True
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+        done = self._update_if(
+            Key=_subscription_key(command.subscription_id),
+            UpdateExpression=updates,
+            ConditionExpression=(
+                f"attribute_exists(pk) AND provision_version = :v AND #s0 IN ({', '.join(placeholders)})"
+            ),
+            ExpressionAttributeNames={"#s0": "provision_status"},
+            ExpressionAttributeValues=_dynamo({":v": command.version, **values}),
+        )
+        return done is not None
 
     def mark_provisioned(self, command: Command, attempts: int) -> bool:
         """``pending|provision_failed → provisioned``; the winner owes ``UserProvisioned``
@@ -202,17 +237,12 @@ class Store:
 
     def event_published(self, command: Command, event: str) -> None:
         """The owed event went out: forget it (only if it is still the one owed)."""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.settings.table,
-                Key=_dynamo({"pk": f"SUB#{command.subscription_id}", "sk": "SUB"}),
-                UpdateExpression="REMOVE provision_event",
-                ConditionExpression="provision_version = :v AND provision_event = :ev",
-                ExpressionAttributeValues=_dynamo({":v": command.version, ":ev": event}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        self._update_if(
+            Key=_subscription_key(command.subscription_id),
+            UpdateExpression="REMOVE provision_event",
+            ConditionExpression="provision_version = :v AND provision_event = :ev",
+            ExpressionAttributeValues=_dynamo({":v": command.version, ":ev": event}),
+        )
 
     # --- router status (health check) ---
 
@@ -226,41 +256,40 @@ class Store:
         why = ", status_error = :err" if error else ""
         if error:
             values[":err"] = error[:500]
-        key = _dynamo({"pk": f"ROUTER#{router.router_id}", "sk": "ROUTER"})
-        try:
-            old = self.dynamodb.update_item(
-                TableName=self.settings.table,
-                Key=key,
-                UpdateExpression=f"SET #s = :new, status_changed_at = :now, last_checked_at = :now{seen}{why}"
-                + ("" if error else " REMOVE status_error"),
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :new)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_dynamo(values),
-                ReturnValues="ALL_OLD",
-            )["Attributes"]
-            return str(_python(old).get("status", "unknown"))
-        except ClientError as failure:
-            if failure.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        key = _router_key(router.router_id)
+        changed = self._update_if(
+            Key=key,
+            UpdateExpression=f"SET #s = :new, status_changed_at = :now, last_checked_at = :now{seen}{why}"
+            + ("" if error else " REMOVE status_error"),
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :new)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_dynamo(values),
+            ReturnValues="ALL_OLD",
+        )
+        if changed is not None:
+            return str(_python(changed["Attributes"]).get("status", "unknown"))
         values.pop(":new")
-        try:  # unchanged: only the times (and the reason) move
-            self.dynamodb.update_item(
-                TableName=self.settings.table,
-                Key=key,
-                UpdateExpression=f"SET last_checked_at = :now{seen}{why}",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_dynamo(values),
-            )
-        except ClientError as failure:
-            if failure.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise  # else: the router was deleted while we probed it
+        # Unchanged: only the times (and the reason) move; refused if the router was deleted
+        # while we probed it.
+        self._update_if(
+            Key=key,
+            UpdateExpression=f"SET last_checked_at = :now{seen}{why}",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_dynamo(values),
+        )
         return None
 
     # --- events, failures, queue ---
 
-    def publish(self, name: str, detail: dict[str, Any]) -> None:
-        """A domain event with the envelope of chalicelib.core.events (source ``muda.hotspot``)."""
-        body = {"occurred_at": datetime.now(UTC).isoformat(), **detail}
+    def publish(self, name: str, detail: dict[str, Any], event_id: str | None = None) -> None:
+        """A domain event with the envelope of ``chalicelib.core.outbox`` (source ``muda.hotspot``):
+        ``event_id`` is what consumers deduplicate on; an event published again after a crash
+        passes the same one (``owed_event_id``), a one-off gets a fresh one."""
+        body = {
+            "event_id": event_id or uuid.uuid4().hex,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            **detail,
+        }
         response = self.client("events").put_events(
             Entries=[
                 {
@@ -308,9 +337,14 @@ class Store:
         self.client("sqs").delete_message(QueueUrl=self.queue_url(), ReceiptHandle=receipt_handle)
 
     def queue_url(self) -> str:
-        return _queue_url(self.settings.queue, self.settings.region)
+        return _queue_url(self.settings)
+
+
+def owed_event_id(command: Command, event: str) -> str:
+    """The stable id of the event a subscription's transition owes: the same on every retry."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"muda:{command.subscription_id}:{command.version}:{event}").hex
 
 
 @cache
-def _queue_url(name: str, region: str) -> str:
-    return _client("sqs", region).get_queue_url(QueueName=name)["QueueUrl"]
+def _queue_url(settings: Settings) -> str:
+    return _client("sqs", settings).get_queue_url(QueueName=settings.queue)["QueueUrl"]
