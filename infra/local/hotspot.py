@@ -5,7 +5,8 @@
 - ``start(stack)``: the Daraja simulator (``infra.local.daraja``) as its own process, and the
   API's Daraja base URL and callback base URL pointed at it / at the API;
 - ``seed(stack)``: the demo router (the RouterOS simulator that ``infra/local/routers.py``
-  starts) and three packages, created through the admin API; prints the portal URL.
+  starts) and three packages, written through the hotspot service (again on a restart: found,
+  not duplicated); prints the portal URL.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CONFIG_FILE = ROOT / ".cache" / "local" / "hotspot-daraja.json"
 SHORTCODE = "174379"  # Safaricom's public sandbox shortcode
 DEMO_PORT = 18080
 DEMO_MAC = "AA:BB:CC:DD:EE:FF"
+DEMO_ROUTER = "Demo Cafe WiFi"
 DEMO_PACKAGES = [
     {"name": "1 hour", "price": 10, "validity_seconds": 3600, "rate_limit": "2M/2M", "shared_users": 1},
     {"name": "1 day", "price": 50, "validity_seconds": 86400, "rate_limit": "5M/5M", "shared_users": 2},
@@ -105,10 +107,12 @@ def start(stack: Any) -> None:
 
 
 def seed(stack: Any) -> list[str]:
-    from chalicelib.core.auth import dev_token
+    """The demo router and its packages, written through the hotspot service in this process (as
+    the admin API would); a stack started again finds them and only points the router at the
+    simulator's current address."""
+    from chalicelib.hotspot import service
 
     env = stack.env
-    headers = {"Authorization": f"Bearer {dev_token('admin-1', ['admin'])}"}
     lines = [
         "",
         "Hotspot (docs/hotspot.md)",
@@ -117,28 +121,24 @@ def seed(stack: Any) -> list[str]:
     ]
     if not env.get("MUDA_LOCAL_ROUTER_HOST"):
         return [*lines, "  no demo router: the RouterOS simulator is not running (MUDA_LOCAL_ROUTER_* unset)"]
-    router = requests.post(
-        f"{stack.api_url}/admin/routers",
-        headers=headers,
-        json={
-            "name": "Demo Cafe WiFi",
-            "host": env["MUDA_LOCAL_ROUTER_HOST"],
-            "port": int(env["MUDA_LOCAL_ROUTER_PORT"]),
-            "username": env["MUDA_LOCAL_ROUTER_USERNAME"],
-            "password": env["MUDA_LOCAL_ROUTER_PASSWORD"],
-            "login_url": f"{env['MUDA_LOCAL_DARAJA_URL']}/hotspot-login",
-        },
-        timeout=30,
-    )
-    router.raise_for_status()
-    router_id = router.json()["router_id"]
+    fields = {
+        "name": DEMO_ROUTER,
+        "host": env["MUDA_LOCAL_ROUTER_HOST"],
+        "port": int(env["MUDA_LOCAL_ROUTER_PORT"]),
+        "username": env["MUDA_LOCAL_ROUTER_USERNAME"],
+        "login_url": f"{env['MUDA_LOCAL_DARAJA_URL']}/hotspot-login",
+    }
+    password = env["MUDA_LOCAL_ROUTER_PASSWORD"]
+    found = next((r for r in service.routers() if r.name == DEMO_ROUTER), None)
+    if found is None:
+        router_id = service.add_router(fields, password).router_id
+    else:
+        router_id = found.router_id
+        service.update_router(router_id, fields, password)
+    sold = {p.name for p in service.packages(router_id)}
     for package in DEMO_PACKAGES:
-        requests.post(
-            f"{stack.api_url}/admin/packages",
-            headers=headers,
-            json={**package, "router_ids": [router_id]},
-            timeout=30,
-        ).raise_for_status()
+        if package["name"] not in sold:
+            service.add_package({**package, "router_ids": [router_id]})
     portal = f"{stack.api_url}/portal?router={router_id}&mac={DEMO_MAC}&ip=10.5.50.23"
     return [
         *lines,
