@@ -83,28 +83,26 @@ def bench_joins(count: int, counter: CallCounter) -> None:
 def seed_line(event_id: str, count: int) -> float:
     """``count`` queued places written straight to the table, as joins would write them."""
     from chalicelib.core import clock
-    from chalicelib.waitroom import logic, models
+    from chalicelib.waitroom import logic
+    from chalicelib.waitroom.models import items
 
     now = clock.now()
     started = time.perf_counter()
-    with models.SessionItem.batch_write() as batch:
+    with items.SessionItem.batch_write() as batch:
         for ticket in range(1, count + 1):
             batch.save(
-                models.SessionItem(
-                    models.queue_pk(event_id, "n"),
-                    logic.ticket_key(ticket),
-                    session_id=logic.session_id(event_id, "n", ticket),
-                    event_id=event_id,
+                items.place(
+                    event_id,
+                    "n",
+                    ticket,
                     user_id=f"seed-{ticket}",
-                    lane="n",
-                    ticket=ticket,
                     status=logic.QUEUED,
                     joined_at=now,
                     last_seen=now,
                     expires_at=int(now + 86400),
                 )
             )
-    models.EventItem(*models.event_key(event_id)).update(actions=[models.EventItem.next_n.set(count)])
+    items.event(event_id).update(actions=[items.EventItem.next_n.set(count)])
     return time.perf_counter() - started
 
 
@@ -112,7 +110,8 @@ def bench_queue_length(
     length: int, cap: int, cycles: int, counter: CallCounter
 ) -> tuple[Counter[str], list[float]]:
     """Calls per admitted user (each a completion that admits the next) with ``length`` queued."""
-    from chalicelib.waitroom import logic, models, service
+    from chalicelib.waitroom import logic, service
+    from chalicelib.waitroom.models import events, items, sessions
 
     event_id = f"line-{length}-{int(time.time())}"
     new_event(event_id, cap)
@@ -122,33 +121,33 @@ def bench_queue_length(
     admitted = sorted(
         (
             s
-            for s in models.SessionItem.query(
-                models.queue_pk(event_id, "n"), models.SessionItem.sk <= logic.ticket_key(cap)
+            for s in items.SessionItem.query(
+                items.queue_pk(event_id, "n"), items.SessionItem.sk <= items.ticket_key(cap)
             )
         ),
         key=lambda s: s.ticket,
     )
     assert sum(s.status == logic.ADMITTED for s in admitted) == cap
     freed: list[float] = []
-    original_release = models.release
+    original_release = sessions.release
 
     def timed_release(*args: Any, **kwargs: Any) -> bool:
         done = original_release(*args, **kwargs)
         freed.append(time.time())
         return done
 
-    models.release = timed_release  # type: ignore[assignment]
+    sessions.release = timed_release  # type: ignore[assignment]
     latencies = []
     try:
         with counter.window() as calls:
             for session in admitted[:cycles]:
                 service.complete(session.session_id, session.token)
         for n in range(min(cycles, len(admitted))):
-            nxt = models.get_session(event_id, "n", cap + n + 1)
+            nxt = sessions.get_session(event_id, "n", cap + n + 1)
             latencies.append(float(nxt.admitted_at) - freed[n])
     finally:
-        models.release = original_release  # type: ignore[assignment]
-    event = models.get_event(event_id)
+        sessions.release = original_release  # type: ignore[assignment]
+    event = events.get_event(event_id)
     assert event.admitted == cap + cycles and event.processing == cap, "every completion admitted one"
     return calls, latencies
 
@@ -156,7 +155,8 @@ def bench_queue_length(
 def bench_expiry_path(users: int, stack: Any) -> list[float]:
     """Checkouts left to expire (3 s window) through the runtime's timers: due → next admitted."""
     from chalicelib.core.auth import Principal
-    from chalicelib.waitroom import models, service
+    from chalicelib.waitroom import service
+    from chalicelib.waitroom.models import sessions as places
 
     event_id = f"expiry-{int(time.time())}"
     new_event(event_id, 5, checkout_minutes=0.05)
@@ -168,7 +168,7 @@ def bench_expiry_path(users: int, stack: Any) -> list[float]:
         if all(v.status in ("admitted", "expired") for v in views):
             break
         time.sleep(0.5)
-    found = {int(s.ticket): models.get_session(event_id, "n", int(s.ticket)) for s in sessions}
+    found = {int(s.ticket): places.get_session(event_id, "n", int(s.ticket)) for s in sessions}
     return [
         float(found[t + 5].admitted_at) - float(found[t].checkout_expires_at)
         for t in range(1, users - 4)

@@ -8,8 +8,8 @@ from chalicelib.core import clock
 from chalicelib.core.aws import client
 from chalicelib.core.config import get_settings
 from chalicelib.core.http import Api, Call, json_response
-from chalicelib.waitroom import logic, models, service, tokens
-from chalicelib.waitroom.models import EventItem
+from chalicelib.waitroom import logic, service, tokens
+from chalicelib.waitroom.models.items import EventItem
 from chalicelib.waitroom.schemas import (
     Complete,
     CreateEvent,
@@ -57,7 +57,7 @@ def create_event(call: Call) -> EventOut:
 @api.route("/waitroom/events", query=EventQuery, response=EventList, roles=ADMIN)
 def list_events(call: Call) -> EventList:
     """Every event (``?status=active`` filters)."""
-    return EventList(events=[event_out(e) for e in models.events(call.args.status)])
+    return EventList(events=[event_out(e) for e in service.list_events(call.args.status)])
 
 
 @api.route("/waitroom/events/{event_id}", response=EventOut)
@@ -164,7 +164,7 @@ def health(call: Call) -> Response:
     published: list[str] = []
     try:
         client("dynamodb").describe_table(TableName=get_settings().name("waitroom"))
-        active = sum(1 for _ in models.events(logic.ACTIVE))
+        active = sum(1 for _ in service.list_events(logic.ACTIVE))
         checks["table"] = "ok"
     except Exception as error:
         checks["table"] = f"error: {type(error).__name__}"

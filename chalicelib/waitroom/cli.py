@@ -14,7 +14,7 @@ from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.errors import MudaError
 from chalicelib.core.text import table
-from chalicelib.waitroom import logic, models, service, tokens
+from chalicelib.waitroom import logic, service, tokens
 
 
 @click.group("waitroom")
@@ -27,7 +27,7 @@ def events_cmd() -> None:
     """Every event with its status, line and slots."""
     rows = [
         (e.event_id, e.status, e.line.queued, f"{int(e.processing)}/{int(e.max_concurrent)}", int(e.admitted))
-        for e in models.events()
+        for e in service.list_events()
     ]
     click.echo(table(["event", "status", "queued", "processing", "admitted"], rows) if rows else "no events")
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 Lane = Literal["v", "n"]  # priority (VIP) first, then normal
 LANES: tuple[Lane, ...] = ("v", "n")
@@ -40,6 +41,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 TICKET_DIGITS = 12
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+# An admission writes its place and its ``QueueReady`` (an outbox entry) in the round's transaction.
+ITEMS_PER_ADMISSION = 2
 
 
 class InvalidSessionId(ValueError):
@@ -62,11 +65,6 @@ def parse_session_id(value: str) -> tuple[str, Lane, int]:
     if ticket < 1 or len(place) - 1 > TICKET_DIGITS:
         raise InvalidSessionId(value)
     return event_id, place[0], ticket  # type: ignore[return-value]
-
-
-def ticket_key(ticket: int) -> str:
-    """Sort key of a place: zero-padded so DynamoDB orders tickets numerically."""
-    return str(ticket).zfill(TICKET_DIGITS)
 
 
 # --- positions --------------------------------------------------------------------------------
@@ -151,7 +149,13 @@ class Plan:
 
     @property
     def writes(self) -> int:
+        """Places the round writes or checks."""
         return len(self.admit) + len(self.abandon) + len(self.expire) + len(self.gaps)
+
+    @property
+    def items(self) -> int:
+        """Items of the round's transaction besides the event: the places and the notices."""
+        return self.writes + (ITEMS_PER_ADMISSION - 1) * len(self.admit)
 
     @property
     def empty(self) -> bool:
@@ -186,23 +190,27 @@ def plan_round(
     for lane in LANES:
         expected = line.cursor(lane) + 1
         for place in places.get(lane, ()):
-            if len(plan.admit) >= want or plan.writes >= max_items:
+            if len(plan.admit) >= want:
                 break
-            if place.ticket != expected:  # tickets expected..place.ticket-1 were never written
-                if now - place.joined_at < gap_grace:
-                    plan.wait_until = place.joined_at + gap_grace
-                    break
-                missing = range(expected, place.ticket)
-                if plan.writes + len(missing) >= max_items:
-                    break
-                plan.gaps.extend((lane, t) for t in missing)
+            # tickets expected..place.ticket-1 were never written
+            if place.ticket != expected and now - place.joined_at < gap_grace:
+                plan.wait_until = place.joined_at + gap_grace
+                break
+            missing = range(expected, place.ticket)
+            into: list[Place] | None = None
             if place.status == QUEUED:
                 if now - place.joined_at >= session_ttl:
-                    plan.expire.append(place)
+                    into = plan.expire
                 elif now - place.last_seen >= abandon_after:
-                    plan.abandon.append(place)
+                    into = plan.abandon
                 else:
-                    plan.admit.append(place)
+                    into = plan.admit
+            cost = len(missing) + (0 if into is None else ITEMS_PER_ADMISSION if into is plan.admit else 1)
+            if plan.items + cost > max_items:
+                break
+            plan.gaps.extend((lane, t) for t in missing)
+            if into is not None:
+                into.append(place)
             plan.cursors[lane] = place.ticket
             expected = place.ticket + 1
         else:
@@ -216,6 +224,22 @@ def plan_round(
 def admission_count(max_concurrent: int, processing: int, batch_size: int, queued: int) -> int:
     """``min(batch_size, max_concurrent - processing, queued)``, never negative."""
     return max(0, min(batch_size, max_concurrent - processing, queued))
+
+
+def queue_ready(
+    event_id: str, session: str, user_id: str, admitted_at: float, expires_at: float
+) -> dict[str, Any]:
+    """``QueueReady``'s detail: the user's inbox notice that their turn came (no token in it)."""
+    until = datetime.fromtimestamp(expires_at, tz=UTC)
+    return {
+        "session_id": session,
+        "user_id": user_id,
+        "event_id": event_id,
+        "admitted_at": datetime.fromtimestamp(admitted_at, tz=UTC).isoformat(),
+        "checkout_expires_at": until.isoformat(),
+        "recipients": [user_id],
+        "message": f"It's your turn for {event_id}: complete your checkout before {until:%H:%M} UTC.",
+    }
 
 
 # --- tokens -----------------------------------------------------------------------------------

@@ -3,31 +3,26 @@
 The secret (``muda/<stage>/waitroom/signing-keys``) holds every key still needed: the active one
 signs; retired ones stay published in the JWKS until the last token they signed has expired
 (``max_checkout_minutes`` after retirement), so a rotation never breaks a checkout in progress.
-Read through Powertools' ``SecretsProvider`` (cached ``key_cache_seconds``; an unknown ``kid``
-forces one refetch). Key generation and JWK export are the core's (``chalicelib.core.auth``).
+Read through the core secrets cache (``key_cache_seconds``; an unknown ``kid`` forces one
+refetch, at most once per cooldown). Key generation and JWK export are the core's (``chalicelib.core.auth``).
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import threading
 import time
 from dataclasses import dataclass
+from secrets import token_hex, token_urlsafe
 from typing import Any
 
 import jwt
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from chalicelib.core import auth, clock
-from chalicelib.core.aws import client
-from chalicelib.core.config import domain_settings, get_settings
+from chalicelib.core import auth, clock, secrets
+from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Unauthorized, Unavailable
 from chalicelib.waitroom import logic
-from chalicelib.waitroom.schemas import WaitroomSettings
+from chalicelib.waitroom.settings import settings
 
 ALGORITHMS = ["RS256"]
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "uid", "iat", "nbf", "exp", "jti"]
@@ -39,7 +34,7 @@ def secret_name() -> str:
 
 
 def issuer() -> str:
-    return domain_settings(WaitroomSettings).issuer or get_settings().name("waitroom")
+    return settings().issuer or get_settings().name("waitroom")
 
 
 @dataclass(frozen=True)
@@ -81,41 +76,35 @@ def _loaded(name: tuple[str, str], load: Any) -> Any:
 
 
 class _Keys:
-    """The ring, cached per process; thread-safe."""
+    """The ring, through the core secrets cache (``key_cache_seconds``); an unknown ``kid`` (a
+    rotation elsewhere) refetches it, at most once per cooldown, so forged kids cannot hammer
+    Secrets Manager."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._provider: SecretsProvider | None = None
         self._refreshed = 0.0
 
     def ring(self, refresh: bool = False) -> Ring:
-        with self._lock:
-            if self._provider is None:
-                self._provider = SecretsProvider(boto3_client=client("secretsmanager"))
-            try:
-                value = self._provider.get(
-                    secret_name(),
-                    max_age=domain_settings(WaitroomSettings).key_cache_seconds,
-                    transform="json",
-                    force_fetch=refresh,
-                )
-            except (GetParameterError, TransformParameterError, ClientError) as error:
-                raise Unavailable(f"checkout signing keys unavailable: {type(error).__name__}") from None
-            return Ring(tuple((value or {}).get("keys", [])))
+        value = secrets.read(secret_name(), settings().key_cache_seconds, refresh=refresh)
+        return Ring(tuple(value.get("keys", [])))
 
     def public(self, kid: str) -> Any:
         key = self.ring().public(kid)
-        if key is None and time.monotonic() - self._refreshed > _REFRESH_COOLDOWN_SECONDS:
-            self._refreshed = time.monotonic()  # rotated elsewhere: refetch, at most once per cooldown
-            key = self.ring(refresh=True).public(kid)
+        if key is None:
+            with self._lock:
+                due = time.monotonic() - self._refreshed > _REFRESH_COOLDOWN_SECONDS
+                if due:
+                    self._refreshed = time.monotonic()
+            if due:  # rotated elsewhere: refetch, at most once per cooldown
+                key = self.ring(refresh=True).public(kid)
         if key is None:
             raise Unauthorized("checkout token signed by an unknown key", code="invalid_token")
         return key
 
     def clear(self) -> None:
         with self._lock:
-            self._provider = None
             self._refreshed = 0.0
+        secrets.clear()
 
 
 keys = _Keys()
@@ -127,7 +116,7 @@ def sign(claims: dict[str, Any]) -> str:
 
 
 def new_jti() -> str:
-    return secrets.token_urlsafe(16)
+    return token_urlsafe(16)
 
 
 def verify(token: str, *, audience: str) -> dict[str, Any]:
@@ -171,39 +160,23 @@ def verify(token: str, *, audience: str) -> dict[str, Any]:
 
 
 def _stored() -> list[dict[str, Any]]:
-    try:
-        raw = client("secretsmanager").get_secret_value(SecretId=secret_name())["SecretString"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ResourceNotFoundException":
-            return []
-        raise
-    try:
-        value = json.loads(raw or "{}")
-    except ValueError:
-        return []
-    return list(value.get("keys", [])) if isinstance(value, dict) else []
-
-
-def _store(value: list[dict[str, Any]]) -> None:
-    sm = client("secretsmanager")
-    body = json.dumps({"keys": value})
-    try:
-        sm.put_secret_value(SecretId=secret_name(), SecretString=body)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-        sm.create_secret(Name=secret_name(), SecretString=body, Description="Waitroom checkout signing keys")
+    """The ring as stored now (not the cache): rotation rewrites it."""
+    return list(secrets.read(secret_name(), 0, refresh=True).get("keys", []))
 
 
 def rotate() -> Ring:
     """A new active key; the old one retires but stays published until its tokens have expired.
-    Run by one operator at a time (Secrets Manager has no compare-and-set)."""
+    Run by one operator at a time (Secrets Manager has no compare-and-set). An unreadable ring
+    refuses (``Unavailable``): rotating over it would drop keys live tokens need."""
+    return _rotate(_stored())
+
+
+def _rotate(stored: list[dict[str, Any]]) -> Ring:
     now = clock.now()
-    kid = f"wr-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{secrets.token_hex(2)}"
+    kid = f"wr-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{token_hex(2)}"
     private_pem, jwks = auth.generate_key_pair(kid)
-    old = [{**k, "retired_at": k.get("retired_at") or now} for k in _stored()]
-    max_token = domain_settings(WaitroomSettings).max_checkout_minutes * 60
-    kept = logic.retired_keys_to_keep(old, now, max_token)
+    old = [{**k, "retired_at": k.get("retired_at") or now} for k in stored]
+    kept = logic.retired_keys_to_keep(old, now, settings().max_checkout_minutes * 60)
     new = {
         "kid": kid,
         "private_key": private_pem,
@@ -211,14 +184,17 @@ def rotate() -> Ring:
         "created_at": now,
         "retired_at": None,
     }
-    _store([*kept, new])
+    secrets.write(secret_name(), {"keys": [*kept, new]})
     keys.clear()
     return Ring(tuple([*kept, new]))
 
 
 def ensure_key() -> Ring:
     """The ring, with a first key generated if there is none (local stack, tests)."""
-    stored = _stored()
+    try:
+        stored = _stored()
+    except Unavailable:  # the secret has no value yet (the local stack creates it empty)
+        stored = []
     if any(k.get("retired_at") is None for k in stored):
         return Ring(tuple(stored))
-    return rotate()
+    return _rotate(stored)

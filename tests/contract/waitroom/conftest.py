@@ -54,8 +54,4 @@ def make_event() -> Callable[..., models.EventItem]:
 
 
 def sessions(event_id: str) -> list[models.SessionItem]:
-    return [
-        s
-        for lane in ("v", "n")
-        for s in models.SessionItem.query(models.queue_pk(event_id, lane), consistent_read=True)
-    ]  # type: ignore[arg-type]
+    return models.sessions.queue_sessions(event_id)

@@ -24,7 +24,7 @@ def free_slots_without_admitting(event_id: str) -> None:
     """End the admitted sessions through the data layer only (no admission attempt follows)."""
     for s in sessions(event_id):
         if s.status == logic.ADMITTED:
-            assert models.release(s, logic.COMPLETED, clock.now())
+            assert models.sessions.release(s, logic.COMPLETED, clock.now())
 
 
 @pytest.mark.parametrize("batch_size", [10, 1])
@@ -35,12 +35,12 @@ def test_twenty_concurrent_admission_attempts_never_pass_the_cap(make_event, bat
     for i in range(50):
         service.join(event.event_id, f"u{i}")
     free_slots_without_admitting(event.event_id)
-    assert models.get_event(event.event_id).processing == 0
+    assert models.events.get_event(event.event_id).processing == 0
 
     results = race(lambda _: len(service.admit(event.event_id).admitted))
 
     assert sum(results) == 5
-    after = models.get_event(event.event_id)
+    after = models.events.get_event(event.event_id)
     admitted = sorted(
         (s for s in sessions(event.event_id) if s.status == logic.ADMITTED), key=lambda s: s.ticket
     )
@@ -74,7 +74,7 @@ def test_joins_racing_admissions_strand_nobody_and_keep_order(make_event) -> Non
     finally:
         clock.set_clock(None)
     everyone = sessions(event.event_id)
-    final = models.get_event(event.event_id)
+    final = models.events.get_event(event.event_id)
     admitted = [s for s in everyone if s.status == logic.ADMITTED]
     assert len(everyone) == 200 and final.processing == len(admitted) == 150
     by_admission = sorted(admitted, key=lambda s: s.admission_no)

@@ -44,7 +44,7 @@ def test_thousand_users_cap_hundred_admitted_in_order_never_past_the_cap(make_ev
         for _ in range(USERS // CAP * 2):
             everyone = sessions(eid)
             admitted = [s for s in everyone if s.status == logic.ADMITTED]
-            processing = int(models.get_event(eid).processing)
+            processing = int(models.events.get_event(eid).processing)
             assert processing == len(admitted) <= CAP
             peak = max(peak, processing)
             if not admitted:
@@ -55,7 +55,7 @@ def test_thousand_users_cap_hundred_admitted_in_order_never_past_the_cap(make_ev
             assert fire_due_checkouts() >= len(admitted) - len(completing)
 
     final = sessions(eid)
-    event = models.get_event(eid)
+    event = models.events.get_event(eid)
     assert peak == CAP
     assert len(final) == USERS and {s.status for s in final} == {logic.COMPLETED, logic.EXPIRED}
     by_admission = sorted(final, key=lambda s: int(s.admission_no))

@@ -80,7 +80,7 @@ def test_bad_event_input_is_a_clear_4xx_and_writes_nothing(api: Client, admin: s
         error = body(response)["error"]
         assert response.status_code == 422 and error["code"] == "validation_error", payload
         assert error["details"], payload
-    assert models.get_event("ok-id") is None
+    assert models.events.get_event("ok-id") is None
 
 
 def test_event_admin_rules(api: Client, admin: str, token, sale: dict) -> None:
@@ -103,7 +103,7 @@ def test_event_admin_rules(api: Client, admin: str, token, sale: dict) -> None:
 def test_join_is_idempotent_and_refused_when_not_active(api: Client, admin: str, token, sale: dict) -> None:
     """Given a user who joins twice, the same session comes back; once paused, new joins are refused."""
     first, again = join(api, token, "u1"), join(api, token, "u1")
-    assert first["id"] == again["id"] and models.get_event("sale").next_n == 1
+    assert first["id"] == again["id"] and models.events.get_event("sale").next_n == 1
     post(api, "/waitroom/events/sale/pause", admin)
     refused = post(api, "/waitroom/events/sale/join", token("u2"))
     assert refused.status_code == 409 and body(refused)["error"]["code"] == "event_not_active"
@@ -153,7 +153,7 @@ def test_complete_frees_the_slot_at_once_and_is_idempotent(api: Client, token, s
     assert status["status"] == "admitted" and status["checkout_token"]
     repeat = post(api, f"/waitroom/sessions/{first['id']}/complete", None, {"token": first["checkout_token"]})
     assert repeat.status_code == 200
-    event = models.get_event("sale")
+    event = models.events.get_event("sale")
     assert (event.processing, event.completed, event.admitted) == (2, 1, 3)
 
 
@@ -183,7 +183,7 @@ def test_complete_refuses_bad_tokens_and_changes_nothing(api: Client, token, adm
         response = post(api, f"/waitroom/sessions/{mine['id']}/complete", None, {"token": bad})
         assert response.status_code == 401 and body(response)["error"]["code"] == code, bad
     assert post(api, f"/waitroom/sessions/{mine['id']}/complete", None, {}).status_code == 422
-    assert models.get_event("sale").completed == 0
+    assert models.events.get_event("sale").completed == 0
 
 
 def test_expired_token_is_refused_and_the_timer_frees_the_slot(api: Client, token, sale: dict, clock) -> None:
@@ -200,7 +200,7 @@ def test_expired_token_is_refused_and_the_timer_frees_the_slot(api: Client, toke
     assert late.status_code == 401 and body(late)["error"]["code"] == "token_expired"
     status = body(api.http.get(f"/waitroom/sessions/{third['id']}", headers=bearer(third_user)))
     assert status["status"] == "admitted"
-    event = models.get_event("sale")
+    event = models.events.get_event("sale")
     assert (event.expired, event.processing) == (2, 1)
 
 
@@ -257,8 +257,8 @@ def test_abandoned_places_do_not_stall_the_queue(api: Client, token, sale: dict,
     post(api, f"/waitroom/sessions/{first['id']}/complete", None, {"token": first["checkout_token"]})
     status = body(api.http.get(f"/waitroom/sessions/{live['id']}", headers=bearer(live_user)))
     assert status["status"] == "admitted"
-    statuses = {models.get_session("sale", "n", s["ticket"]).status for s in silent}
-    assert statuses == {"abandoned"} and models.get_event("sale").abandoned == 2
+    statuses = {models.sessions.get_session("sale", "n", s["ticket"]).status for s in silent}
+    assert statuses == {"abandoned"} and models.events.get_event("sale").abandoned == 2
 
 
 def test_queue_ready_lands_on_the_bus_for_the_users_inbox(api: Client, token, sale: dict) -> None:
@@ -288,7 +288,7 @@ def test_raising_the_cap_admits_at_once(api: Client, token, admin: str, sale: di
         "/waitroom/events/sale", headers=bearer(admin), body=json.dumps({"max_concurrent": 4})
     )
     assert patch.status_code == 200 and body(patch)["processing"] == 4
-    assert models.get_session("sale", "n", sessions[3]["ticket"]).admission_no == 4
+    assert models.sessions.get_session("sale", "n", sessions[3]["ticket"]).admission_no == 4
     bad = api.http.patch("/waitroom/events/sale", headers=bearer(admin), body=json.dumps({}))
     assert bad.status_code == 422
 
@@ -318,7 +318,7 @@ def test_backstop_expires_a_checkout_whose_timer_was_lost_and_admits_the_next(
         api.http.get(f"/waitroom/sessions/{third['id']}", headers=bearer(third_user))
     result = service.backstop()
     assert result["expired"] >= 1 and result["failed"] == 0
-    assert models.get_session("sale", "n", first["ticket"]).status == "expired"
+    assert models.sessions.get_session("sale", "n", first["ticket"]).status == "expired"
     assert body(api.http.get(f"/waitroom/sessions/{third['id']}", headers=bearer(third_user)))["status"] == (
         "admitted"
     )
@@ -332,15 +332,15 @@ def test_a_poll_racing_the_admitter_keeps_the_user_and_the_round_is_retried(
     first, _ = join(api, token, "a"), join(api, token, "b")
     late = join(api, token, "late")
     clock.advance(130)
-    real_plan = service._plan
+    real_plan = service.admission._plan
 
     def plan_then_poll(event, want):
         plan, sessions = real_plan(event, want)
         if plan.abandon:  # the user polls between the admitter's read and its write
-            models.heartbeat(models.get_session("sale", "n", late["ticket"]), clock.t)
+            models.sessions.heartbeat(models.sessions.get_session("sale", "n", late["ticket"]), clock.t)
         return plan, sessions
 
-    monkeypatch.setattr(service, "_plan", plan_then_poll)
+    monkeypatch.setattr(service.admission, "_plan", plan_then_poll)
     service.complete(first["id"], first["checkout_token"])
-    session = models.get_session("sale", "n", late["ticket"])
-    assert session.status == "admitted" and models.get_event("sale").abandoned == 0
+    session = models.sessions.get_session("sale", "n", late["ticket"])
+    assert session.status == "admitted" and models.events.get_event("sale").abandoned == 0

@@ -31,7 +31,7 @@ def test_pour_admits_everyone_as_checkouts_complete_and_stats_show_it(make_event
     )
     assert poured.exit_code == 0, poured.output
     assert "6 users joined" in poured.output and "processing    0/2" in poured.output.splitlines()[-1]
-    after = models.get_event(event.event_id)
+    after = models.events.get_event(event.event_id)
     assert (after.admitted, after.completed, after.processing) == (6, 6, 0)
     stats = runner.invoke(main, ["waitroom", "stats", event.event_id])
     assert stats.exit_code == 0 and "completed" in stats.output
