@@ -19,12 +19,7 @@ def get_appointment(appointment_id: str) -> Appointment | None:
 
 
 def appointments_of(sub: str, role: str, limit: int = 50) -> list[Appointment]:
-    index = Appointment.by_doctor if role == "doctor" else Appointment.by_patient
-    sk = Appointment.gsi1sk if role == "doctor" else Appointment.gsi2sk
-    found = index.query(
-        items.party_key(role, sub), sk.startswith(items.APPOINTMENTS), scan_index_forward=False, limit=limit
-    )
-    return list(found)
+    return items.party_list(Appointment, role, sub, items.APPOINTMENTS, limit)
 
 
 def appointments_on(doctor_id: str, start: float, end: float) -> list[Appointment]:

@@ -127,9 +127,4 @@ def ledger_of_session(session_id: str) -> list[LedgerEntry]:
 
 def ledger_of(sub: str, role: str, limit: int = 100) -> list[LedgerEntry]:
     """A party's debits (patient) or awards (doctor), newest first."""
-    index = LedgerEntry.by_doctor if role == "doctor" else LedgerEntry.by_patient
-    sk = LedgerEntry.gsi1sk if role == "doctor" else LedgerEntry.gsi2sk
-    found = index.query(
-        items.party_key(role, sub), sk.startswith(items.LEDGER), scan_index_forward=False, limit=limit
-    )
-    return list(found)
+    return items.party_list(LedgerEntry, role, sub, items.LEDGER, limit)

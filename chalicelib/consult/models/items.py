@@ -19,7 +19,7 @@ prefixed by type (``SESSION#``, ``APPT#``, ``LEDGER#``) and then ordered by ``cl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -244,6 +244,18 @@ def slot_key(doctor_id: str, at: float) -> tuple[str, str]:
 def party_key(role: str, sub: str) -> str:
     """The gsi partition of a party's lists: gsi1 ``DOCTOR#`` for doctors, gsi2 ``PATIENT#``."""
     return f"{'DOCTOR' if role == 'doctor' else 'PATIENT'}#{sub}"
+
+
+Listed = TypeVar("Listed", Session, Appointment, LedgerEntry)
+
+
+def party_list(model: type[Listed], role: str, sub: str, prefix: str, limit: int) -> list[Listed]:
+    """A party's items of one type (sort-key ``prefix``), newest first: the doctor's on gsi1, the
+    patient's on gsi2."""
+    index = model.by_doctor if role == "doctor" else model.by_patient
+    sk = model.gsi1sk if role == "doctor" else model.gsi2sk
+    found = index.query(party_key(role, sub), sk.startswith(prefix), scan_index_forward=False, limit=limit)
+    return list(found)
 
 
 def appointment_sort(at: float, appointment_id: str = "") -> str:

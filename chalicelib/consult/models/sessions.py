@@ -22,12 +22,7 @@ def get_session(session_id: str) -> Session | None:
 
 
 def sessions_of(sub: str, role: str, limit: int = 50) -> list[Session]:
-    index = Session.by_doctor if role == "doctor" else Session.by_patient
-    sk = Session.gsi1sk if role == "doctor" else Session.gsi2sk
-    found = index.query(
-        items.party_key(role, sub), sk.startswith(items.SESSIONS), scan_index_forward=False, limit=limit
-    )
-    return list(found)
+    return items.party_list(Session, role, sub, items.SESSIONS, limit)
 
 
 def messages(session_id: str, limit: int = 100, after: str | None = None) -> list[Message]:

@@ -179,12 +179,7 @@ def cancel_appointment(appointment_id: str, principal: Principal, reason: str | 
     result = _transition(
         appointment,
         logic.HOLDING,
-        [
-            A.status.set(logic.A_CANCELLED),
-            A.cancelled_by.set(role),
-            A.cancellation_reason.set(reason or f"Cancelled by {role}"),
-            A.updated_at.set(clock.now()),
-        ],
+        _cancelled(role, reason or f"Cancelled by {role}"),
         release=True,
         close_marker=True,
         notice=logic.appointment_notice(
@@ -196,6 +191,16 @@ def cancel_appointment(appointment_id: str, principal: Principal, reason: str | 
     )
     drop_timer(APPOINTMENT_EXPIRY, appointment_id)
     return result
+
+
+def _cancelled(by: str, reason: str) -> list[Any]:
+    """A cancellation's actions (``by`` a party or the system); the slot is released with it."""
+    return [
+        A.status.set(logic.A_CANCELLED),
+        A.cancelled_by.set(by),
+        A.cancellation_reason.set(reason),
+        A.updated_at.set(clock.now()),
+    ]
 
 
 def complete(appointment_id: str, principal: Principal) -> Appointment:
@@ -225,12 +230,7 @@ def expire_appointment(appointment_id: str) -> str:
         appointments.transition(
             appointment,
             (logic.A_PENDING,),
-            [
-                A.status.set(logic.A_CANCELLED),
-                A.cancelled_by.set("system"),
-                A.cancellation_reason.set(reason),
-                A.updated_at.set(clock.now()),
-            ],
+            _cancelled("system", reason),
             release=True,
             close_marker=True,
             notice=logic.appointment_notice(
