@@ -137,10 +137,11 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
 
 
 def _storable(literal: str) -> str:
-    number = Decimal(literal)
-    if number and not _DDB_MIN <= abs(number) <= _DDB_MAX:
+    number = Decimal(literal)  # exact; the checks below use no context (it rounds to 28 digits)
+    if number and not _DDB_MIN <= number.copy_abs() <= _DDB_MAX:
         raise NumberOutOfRange(f"{literal[:40]} is outside the numbers we store (1e-130 to 9.99e125)")
-    if len(number.normalize().as_tuple().digits) > _DDB_DIGITS:
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    if len(digits) > _DDB_DIGITS:
         raise NumberOutOfRange(f"{literal[:40]}… has more than {_DDB_DIGITS} significant digits")
     return literal
 

@@ -87,6 +87,47 @@ def test_token_without_expiry_is_401(api: Client, signing_key: str) -> None:
     assert api.http.get("/me", headers=bearer(value)).status_code == 401
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exp": str(2**31)},
+        {"nbf": "1"},
+        {"iat": "1"},
+        {"exp": True},
+        {"exp": [2**31]},
+        {"exp": float("inf")},
+        {"exp": float("nan")},
+        {"roles": "admin", "sub": 5},
+        {"roles": [["admin"]]},
+        {"roles": 5},
+    ],
+)
+def test_correctly_signed_token_with_claims_of_the_wrong_type_is_401(
+    api: Client, signing_key: str, overrides: dict
+) -> None:
+    """Given a token signed by our key whose ``exp``/``nbf``/``iat`` is not a number (PyJWT would
+    turn ``"2147483648"`` into an int), or whose ``sub``/``roles`` are not what we issue, then 401,
+    never 200 and never 500."""
+    response = api.http.get("/me", headers=bearer(signed(signing_key, **overrides)))
+    assert response.status_code == 401, response.body
+    assert error_of(response)["code"] in ("unauthorized", "token_expired")  # exp: true is 1970
+
+
+def test_token_header_nested_past_any_parser_is_401_not_500(api: Client) -> None:
+    header = jwt.utils.base64url_encode(("[" * 50_000 + "]" * 50_000).encode()).decode()
+    response = api.http.get("/me", headers=bearer(f"{header}.e30.c2ln"))
+    assert response.status_code == 401
+
+
+def test_public_route_has_no_user(api: Client) -> None:
+    """``Call.user`` on a route without auth is a 401, never ``None``."""
+    from chalicelib.core.errors import Unauthorized
+    from chalicelib.core.http import Call
+
+    with pytest.raises(Unauthorized):
+        Call(None, None, {}, {}).user  # noqa: B018
+
+
 def test_hs256_signed_with_the_public_key_is_401(api: Client, signing_key: str) -> None:
     """Given the algorithm-confusion attack (HS256 keyed with the public key's PEM), it is refused."""
     public_pem = (
@@ -150,7 +191,7 @@ def test_unknown_dead_letter_is_404(api: Client, token) -> None:
 
 def test_bad_query_is_400(api: Client, token) -> None:
     response = api.http.get("/admin/events?limit=abc", headers=bearer(token("a", "admin")))
-    assert response.status_code == 400
+    assert response.status_code == 400 and error_of(response)["code"] == "invalid_query"
 
 
 def test_health_reports_tables_and_queues(api: Client) -> None:
@@ -173,8 +214,10 @@ def test_openapi_documents_every_route(api: Client) -> None:
     assert retry["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Redrive"
     }
-    assert {"401", "403", "422"} <= set(retry["responses"])
+    assert {"400", "401", "403", "404", "422"} <= set(retry["responses"])
     assert "Redrive" in doc["components"]["schemas"]
+    timers = doc["paths"]["/admin/timers"]["get"]
+    assert [p["name"] for p in timers["parameters"]] == ["overdue"]
 
 
 def test_rotated_key_is_picked_up_without_a_restart(api: Client, token, signing_key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 from chalicelib.core import clock, ids, timers
 from chalicelib.core.config import Settings
 from chalicelib.core.errors import BadRequest, Conflict, MudaError, Unprocessable
-from chalicelib.core.http import parse_body
+from chalicelib.core.http import MAX_DEPTH, NestingTooDeep, NumberOutOfRange, loads, parse_body, too_deep
 from chalicelib.core.text import table
 from chalicelib.ops.logic import QueueDepth, count_by_kind
 from infra.local.runtime import rate_seconds, sqs_event
@@ -76,6 +77,54 @@ def test_body_parsing_tells_malformed_from_invalid() -> None:
     with pytest.raises(Unprocessable) as invalid:
         parse_body(b'{"name": "a", "size": "big"}', Thing)
     assert invalid.value.details[0]["field"] == "size"
+
+
+def test_body_parsing_is_strict_about_numbers() -> None:
+    """A bool or a string is never an int, a float is never an int (pydantic's lax mode takes all)."""
+    for size in ("true", '"2"', "2.0", "false"):
+        with pytest.raises(Unprocessable) as invalid:
+            parse_body(b'{"name": "a", "size": ' + size.encode() + b"}", Thing)
+        assert invalid.value.details[0]["field"] == "size"
+
+
+def test_depth_is_measured_without_recursion() -> None:
+    """Given a million nested brackets, the scan answers (a recursive parser would overflow)."""
+    assert too_deep("[" * 1_000_000 + "]" * 1_000_000)
+    assert not too_deep("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    assert too_deep("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
+    assert not too_deep(json.dumps({"a": "[" * 1000, "b": '\\"[[[' * 100}))
+    with pytest.raises(NestingTooDeep):
+        loads("{" + '"a":{' * 100_000 + "}" * 100_001)
+
+
+@pytest.mark.parametrize("text", ["5e-324", "1e-131", "1e126", "-1e126", "1" * 39, "0." + "1" * 39])
+def test_numbers_dynamodb_cannot_store_are_refused(text: str) -> None:
+    with pytest.raises(NumberOutOfRange):
+        loads(f'{{"n": {text}}}')
+    with pytest.raises(Unprocessable) as refused:
+        parse_body(f'{{"name": "a", "size": {text}}}'.encode(), Thing)
+    assert refused.value.code == "number_out_of_range"
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "-0.0", "1e-130", "9.9999999999999999999999999999999999999e125", "1" + "0" * 100]
+)
+def test_numbers_dynamodb_stores_are_read(text: str) -> None:
+    assert loads(f"[{text}]") == [json.loads(text)]
+
+
+def test_nan_and_infinity_are_not_json() -> None:
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(BadRequest) as malformed:
+            parse_body(f'{{"name": "a", "size": {constant}}}'.encode(), Thing)
+        assert malformed.value.code == "malformed_json"
+
+
+def test_callback_nested_past_the_limit_is_a_callback_error() -> None:
+    from chalicelib.integrations.mpesa.callback import CallbackError, parse_callback
+
+    with pytest.raises(CallbackError, match="nested"):
+        parse_callback(b'{"Body": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
 
 
 def test_rate_expressions_become_periods() -> None:
