@@ -80,7 +80,7 @@ def callback_body(payment: dict[str, Any], receipt: str, amount: int) -> dict[st
 
 def aws_calls(count: int) -> dict[str, Counter[str]]:
     from app import app  # noqa: F401 - registers the timer kinds
-    from chalicelib.hotspot import models
+    from chalicelib.hotspot import daraja
     from chalicelib.integrations.mpesa import PushAccepted
 
     class StubDaraja:
@@ -89,7 +89,7 @@ def aws_calls(count: int) -> dict[str, Counter[str]]:
 
             return PushAccepted(new_id("m-"), new_id("ws_CO_"), "ok")
 
-    models.daraja = lambda: StubDaraja()  # type: ignore[assignment]
+    daraja.client = lambda: StubDaraja()  # type: ignore[assignment]
     with CallCounter() as counter:  # every AWS call of this process; windows pick the phases
         return phases(count, counter)
 
@@ -98,9 +98,9 @@ def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
     """One payment at a time through initiate, callback, worker and a status read."""
     from chalicelib.core.aws import client, queue_url
     from chalicelib.core.config import get_settings
-    from chalicelib.hotspot import models, service
+    from chalicelib.hotspot import daraja, service
 
-    router = models.create_router(
+    router = service.add_router(
         {
             "name": "bench",
             "host": "127.0.0.1",
@@ -110,7 +110,7 @@ def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
         },
         "pw",
     )
-    package = models.create_package(
+    package = service.add_package(
         {
             "name": "1 hour",
             "price": 10,
@@ -119,7 +119,7 @@ def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
             "router_ids": [router.router_id],
         }
     )
-    token = models.callback_token()
+    token = daraja.callback_token()
     per_phase: dict[str, Counter[str]] = {p: Counter() for p in PHASES}
     sqs, url = client("sqs"), queue_url(get_settings().name("payments"))
     for n in range(count):
@@ -221,7 +221,7 @@ def setup_shop(stack: LocalStack) -> tuple[str, str, dict[str, str]]:
 
 
 def initiate(session: requests.Session, stack: LocalStack, rid: str, pid: str, phone: str) -> dict[str, Any]:
-    from chalicelib.hotspot import models
+    from chalicelib.hotspot.models import payments
 
     response = session.post(
         f"{stack.api_url}/payments/initiate",
@@ -229,7 +229,7 @@ def initiate(session: requests.Session, stack: LocalStack, rid: str, pid: str, p
         json={"package_id": pid, "phone_number": phone, "mac_address": "AA:BB:CC:DD:EE:FF", "router_id": rid},
     )
     response.raise_for_status()
-    payment = models.payment_by_id(response.json()["payment_id"])
+    payment = payments.by_id(response.json()["payment_id"])
     assert payment is not None
     return {
         "merchant_request_id": payment.merchant_request_id,
@@ -278,9 +278,9 @@ def latency_run(stack: LocalStack, count: int, pace: float, copies: int) -> tupl
         time.sleep(0.1)
     watch.stop.set()
     to_router = [watch.seen[u] - t for u, t in sent.items() if u in watch.seen]
-    from chalicelib.hotspot import models
+    from chalicelib.hotspot.models import payments as stored
 
-    settled = [models.get_payment(p["checkout_request_id"]) for p in payments]
+    settled = [stored.get(p["checkout_request_id"]) for p in payments]
     to_paid = [
         float(p.settled_at) - sent[username(silent_phone(n))]
         for n, p in enumerate(settled)
