@@ -1,0 +1,149 @@
+"""The consult API's answers: items shaped into response models, and whose list a caller sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.consult import logic, models, service
+from chalicelib.consult.schemas import (
+    AppointmentOut,
+    LedgerEntryOut,
+    LedgerOut,
+    MessageOut,
+    PlanOut,
+    SessionOut,
+    SubscriptionOut,
+    WalletOut,
+)
+from chalicelib.core import clock
+from chalicelib.core.errors import BadRequest
+from chalicelib.core.http import Call
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return None if epoch is None else clock.to_datetime(float(epoch))
+
+
+def utc(epoch: float) -> datetime:
+    return clock.to_datetime(float(epoch))
+
+
+def session_out(s: models.Session) -> SessionOut:
+    metering = s.status in logic.METERING and s.metered_from is not None
+    return SessionOut(
+        id=s.session_id,
+        kind=s.kind,
+        status=s.status,
+        patient_id=s.patient_id,
+        doctor_id=s.doctor_id,
+        created_at=utc(s.created_at),
+        activated_at=_dt(s.activated_at),
+        connected_at=_dt(s.connected_at),
+        ended_at=_dt(s.ended_at),
+        ended_reason=s.ended_reason,
+        failure_reason=s.failure_reason,
+        intervals_billed=int(s.billed),
+        interval_seconds=float(s.interval_seconds),
+        next_tick_at=_dt(
+            logic.tick_due(float(s.metered_from), int(s.billed) + 1, float(s.interval_seconds))
+            if metering
+            else None
+        ),
+        last_activity_at=_dt(s.last_activity),
+    )
+
+
+def appointment_out(a: models.Appointment) -> AppointmentOut:
+    return AppointmentOut(
+        id=a.appointment_id,
+        patient_id=a.patient_id,
+        doctor_id=a.doctor_id,
+        scheduled_at=utc(a.scheduled_at),
+        status=a.status,
+        note=a.note,
+        created_at=utc(a.created_at),
+        previous_scheduled_at=_dt(a.previous_scheduled_at),
+        proposed_by=a.proposed_by,
+        cancelled_by=a.cancelled_by,
+        cancellation_reason=a.cancellation_reason,
+    )
+
+
+def subscription_out(s: models.Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        patient_id=s.patient_id,
+        plan_id=s.plan_id,
+        status=s.status,
+        text_sessions_remaining=int(s.text_sessions_remaining or 0),
+        voice_calls_remaining=int(s.voice_calls_remaining or 0),
+        video_calls_remaining=int(s.video_calls_remaining or 0),
+    )
+
+
+def plan_out(p: models.Plan) -> PlanOut:
+    return PlanOut(
+        id=p.plan_id,
+        name=p.name,
+        text_sessions=int(p.text_sessions),
+        voice_calls=int(p.voice_calls),
+        video_calls=int(p.video_calls),
+        price=int(p.price),
+        currency=p.currency,
+    )
+
+
+def wallet_out(doctor_id: str) -> WalletOut:
+    w = service.wallet(doctor_id)
+    return WalletOut(
+        doctor_id=doctor_id,
+        balance=int(w.balance or 0) if w else 0,
+        credits_earned=int(w.credits_earned or 0) if w else 0,
+    )
+
+
+def ledger_out(entries: list[models.LedgerEntry]) -> LedgerOut:
+    return LedgerOut(
+        entries=[
+            LedgerEntryOut(
+                session_id=e.session_id,
+                interval=int(e.interval),
+                entry=e.entry,  # type: ignore[arg-type]
+                kind=e.kind,
+                party_id=e.party_id,
+                credits=int(e.credits),
+                amount=int(e.amount),
+                created_at=utc(e.created_at),
+            )
+            for e in entries
+        ]
+    )
+
+
+def viewer(call: Call) -> tuple[str, str]:
+    """Whose list to show: your own (as patient or doctor, ``?as=`` when you are both), or for
+    an admin the one named by ``?patient_id=`` / ``?doctor_id=``."""
+    p, args = call.user, call.args
+    if p.is_admin and (args.patient_id or args.doctor_id):
+        if args.doctor_id:
+            return args.doctor_id, "doctor"
+        return args.patient_id, "patient"
+    wanted = args.as_
+    roles = [r for r in ("patient", "doctor") if r in p.roles]
+    if wanted:
+        if wanted not in roles:
+            raise BadRequest("as must be one of your roles: patient or doctor", code="invalid_as")
+        return p.sub, wanted
+    if not roles:
+        raise BadRequest("admins list by ?patient_id= or ?doctor_id=", code="missing_filter")
+    return p.sub, roles[0]
+
+
+def message_out(m: models.Message) -> MessageOut:
+    return MessageOut(
+        id=m.message_id,
+        session_id=m.session_id,
+        sender_id=m.sender_id,
+        sender_role=m.sender_role,
+        body=m.body,
+        created_at=utc(m.created_at),
+    )
