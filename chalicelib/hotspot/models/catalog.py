@@ -12,6 +12,7 @@ from chalicelib.hotspot.models.items import (
     RouterItem,
     package_key,
     router_key,
+    updates,
 )
 
 
@@ -41,8 +42,7 @@ def routers() -> list[RouterItem]:
 
 def update_router(router: RouterItem, fields: dict[str, Any]) -> bool:
     """Set ``fields`` on a router that still exists; ``False`` if it does not."""
-    actions = [getattr(RouterItem, k).set(v) for k, v in fields.items()]
-    actions.append(RouterItem.updated_at.set(int(clock.now())))
+    actions = updates(RouterItem, {**fields, "updated_at": int(clock.now())})
     return db.update_if(router, actions, RouterItem.pk.exists())
 
 
@@ -70,9 +70,5 @@ def packages() -> list[PackageItem]:
 
 def update_package(package: PackageItem, fields: dict[str, Any]) -> bool:
     """Set (or, for ``None``, remove) ``fields`` on a package that still exists."""
-    actions = [
-        getattr(PackageItem, k).remove() if v is None else getattr(PackageItem, k).set(v)
-        for k, v in fields.items()
-    ]
-    actions.append(PackageItem.updated_at.set(int(clock.now())))
+    actions = updates(PackageItem, {**fields, "updated_at": int(clock.now())})
     return db.update_if(package, actions, PackageItem.pk.exists())

@@ -13,8 +13,10 @@ from chalicelib.hotspot.models.items import (
     PaymentAlias,
     PaymentItem,
     alias_key,
+    apply,
     payment_key,
     phone_index,
+    updates,
 )
 
 
@@ -92,18 +94,18 @@ def _settleable() -> Any:
     )
 
 
-def _settled(settlement: logic.Settlement, now: float) -> list[Any]:
-    actions = [
-        PaymentItem.result_code.set(settlement.result_code),
-        PaymentItem.result_desc.set(settlement.result_desc[:500]),
-        PaymentItem.settled_by.set(settlement.settled_by),
-        PaymentItem.settled_at.set(now),
-    ]
+def _settled(settlement: logic.Settlement, now: float) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "result_code": settlement.result_code,
+        "result_desc": settlement.result_desc[:500],
+        "settled_by": settlement.settled_by,
+        "settled_at": now,
+    }
     if settlement.receipt:
-        actions.append(PaymentItem.receipt.set(settlement.receipt))
+        fields["receipt"] = settlement.receipt
     if settlement.amount_paid is not None:
-        actions.append(PaymentItem.amount_paid.set(float(settlement.amount_paid)))
-    return actions
+        fields["amount_paid"] = float(settlement.amount_paid)
+    return fields
 
 
 def fail(
@@ -113,13 +115,14 @@ def fail(
     nothing follows a failure, so its follow-ups are done at once. ``False`` if already settled
     (a "no answer" verdict only settles a payment still pending)."""
     now = clock.now()
-    actions = [
-        PaymentItem.status.set(outcome.status),
-        PaymentItem.reason.set(outcome.reason),
-        PaymentItem.message.set(outcome.message),
-        PaymentItem.followups_at.set(now),
-        *_settled(settlement, now),
-    ]
+    fields = {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "followups_at": now,
+        **_settled(settlement, now),
+    }
+    actions = updates(PaymentItem, fields)
     condition = PaymentItem.status == logic.PENDING if outcome.reason == "no_result" else _settleable()
 
     def write() -> None:
@@ -133,8 +136,7 @@ def fail(
         if refused.by("payment"):
             return False
         raise
-    payment.status, payment.reason, payment.message = outcome.status, outcome.reason, outcome.message
-    payment.followups_at = now
+    apply(payment, fields)
     return True
 
 
@@ -145,38 +147,22 @@ def pay(
     subscription_id: str,
     purchase: logic.Purchase,
     now: float,
-) -> None:
-    """settleable → paid (label ``payment``), the follow-ups claimed by this writer."""
-    actions = [
-        PaymentItem.status.set(logic.PAID),
-        PaymentItem.subscription_id.set(subscription_id),
-        PaymentItem.provision_version.set(purchase.version),
-        PaymentItem.renewal.set(purchase.renewal),
-        PaymentItem.followup_claimed_at.set(now),
-        PaymentItem.followups_at.remove(),  # a late success after "no answer" has follow-ups again
-        PaymentItem.reason.remove(),
-        PaymentItem.message.remove(),
-        *_settled(settlement, now),
-    ]
-    tx.update(payment, actions, _settleable(), label="payment")
-
-
-def paid(
-    payment: PaymentItem,
-    settlement: logic.Settlement,
-    subscription_id: str,
-    purchase: logic.Purchase,
-    now: float,
-) -> None:
-    """What ``pay`` wrote, on the item in hand (after the commit)."""
-    payment.status = logic.PAID
-    payment.subscription_id = subscription_id
-    payment.provision_version = purchase.version
-    payment.renewal = purchase.renewal
-    payment.receipt = settlement.receipt
-    payment.settled_by = settlement.settled_by
-    payment.followup_claimed_at = now
-    payment.followups_at = None
+) -> dict[str, Any]:
+    """settleable → paid (label ``payment``), the follow-ups claimed by this writer. Returns the
+    fields written, to ``apply`` to the item in hand once the transaction commits."""
+    fields = {
+        "status": logic.PAID,
+        "subscription_id": subscription_id,
+        "provision_version": purchase.version,
+        "renewal": purchase.renewal,
+        "followup_claimed_at": now,
+        "followups_at": None,  # a late success after "no answer" has follow-ups again
+        "reason": None,
+        "message": None,
+        **_settled(settlement, now),
+    }
+    tx.update(payment, updates(PaymentItem, fields), _settleable(), label="payment")
+    return fields
 
 
 def claim_followups(payment: PaymentItem, grace: float) -> bool:

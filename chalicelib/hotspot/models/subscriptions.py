@@ -19,6 +19,7 @@ from chalicelib.hotspot.models.items import (
     expiry_index,
     expiry_until,
     subscription_key,
+    updates,
     user_key,
 )
 
@@ -69,31 +70,20 @@ def add_user(tx: db.Tx, user: UserItem) -> None:
 
 def new(payment: PaymentItem, user: UserItem, purchase: logic.Purchase, now: float) -> SubscriptionItem:
     """The subscription a first purchase (or one after expiry) starts."""
-    pkg, term = payment.package, purchase.term
     subscription_id = ids.new_id("sub_")
     return SubscriptionItem(
         *subscription_key(subscription_id),
         subscription_id=subscription_id,
         phone=payment.phone,
-        package_id=payment.package_id,
         router_id=payment.router_id,
         username=user.username,
         password=user.password,
-        mac=payment.mac,
-        ip=payment.ip,
-        rate_limit=pkg["rate_limit"],
-        shared_users=pkg["shared_users"],
-        starts_at=term.starts_at,
-        expires_at_ts=term.expires_at,
-        limit_uptime_seconds=term.limit_uptime_seconds,
-        limit_bytes_total=term.limit_bytes_total,
+        starts_at=purchase.term.starts_at,
         status=logic.ACTIVE,
-        last_payment_id=payment.payment_id,
         created_at=now,
-        provision_status="pending",
-        provision_version=purchase.version,
         gsi2pk=ACTIVE_SUBS,
-        gsi2sk=expiry_index(term.expires_at, subscription_id),
+        gsi2sk=expiry_index(purchase.term.expires_at, subscription_id),
+        **_bought(payment, purchase),
     )
 
 
@@ -110,7 +100,9 @@ def start(tx: db.Tx, sub: SubscriptionItem, replaces: str | None) -> None:
     )
 
 
-def _renewed(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
+def _bought(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
+    """What a purchase sets on the subscription it starts or extends: the term, the package's
+    terms, the buyer's device, and the provisioning version to command."""
     term, pkg = purchase.term, payment.package
     return {
         "expires_at_ts": term.expires_at,
@@ -129,30 +121,21 @@ def _renewed(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
 
 def renew(
     tx: db.Tx, sub: SubscriptionItem, payment: PaymentItem, purchase: logic.Purchase, now: float
-) -> None:
+) -> dict[str, Any]:
     """Extend the active subscription as read (label ``subscription``): refused if it expired,
-    was renewed or moved on since."""
-    fields = _renewed(payment, purchase)
-    actions = [
-        getattr(SubscriptionItem, k).remove() if v is None else getattr(SubscriptionItem, k).set(v)
-        for k, v in fields.items()
-    ]
-    actions += [
-        SubscriptionItem.updated_at.set(now),
-        SubscriptionItem.gsi2sk.set(expiry_index(purchase.term.expires_at, sub.subscription_id)),
-    ]
+    was renewed or moved on since. Returns the fields written, to ``apply`` after the commit."""
+    fields = {
+        **_bought(payment, purchase),
+        "updated_at": now,
+        "gsi2sk": expiry_index(purchase.term.expires_at, sub.subscription_id),
+    }
     condition = (
         (SubscriptionItem.status == logic.ACTIVE)
         & (SubscriptionItem.expires_at_ts == sub.expires_at_ts)
         & (SubscriptionItem.provision_version == purchase.version - 1)
     )
-    tx.update(sub, actions, condition, label="subscription")
-
-
-def renewed(sub: SubscriptionItem, payment: PaymentItem, purchase: logic.Purchase) -> None:
-    """What ``renew`` wrote, on the item in hand (after the commit)."""
-    for name, value in _renewed(payment, purchase).items():
-        setattr(sub, name, value)
+    tx.update(sub, updates(SubscriptionItem, fields), condition, label="subscription")
+    return fields
 
 
 def expire(sub: SubscriptionItem, event: dict[str, Any]) -> bool:

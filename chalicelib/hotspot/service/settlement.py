@@ -16,7 +16,7 @@ from chalicelib.core import clock, db, timers
 from chalicelib.core.observability import MetricUnit, logger, metrics
 from chalicelib.hotspot import logic, messages
 from chalicelib.hotspot.models import payments, receipts, subscriptions
-from chalicelib.hotspot.models.items import DOMAIN, PaymentItem, SubscriptionItem
+from chalicelib.hotspot.models.items import DOMAIN, PaymentItem, SubscriptionItem, apply
 from chalicelib.hotspot.settings import hotspot_settings
 
 EXPIRE = "hotspot.expire"
@@ -124,15 +124,16 @@ def _purchase(payment: PaymentItem, settlement: logic.Settlement) -> Subscriptio
     new_user = user is None
     user = user or subscriptions.new_user(payment, now)
     sub = active or subscriptions.new(payment, user, purchase, now)
+    renewed: dict[str, Any] = {}
     try:
         with db.transact() as tx:
-            payments.pay(tx, payment, settlement, sub.subscription_id, purchase, now)
+            paid = payments.pay(tx, payment, settlement, sub.subscription_id, purchase, now)
             if settlement.receipt:
                 receipts.use(tx, settlement.receipt, payment.checkout_request_id, now)
             if new_user:
                 subscriptions.add_user(tx, user)
             if purchase.renewal:
-                subscriptions.renew(tx, sub, payment, purchase, now)
+                renewed = subscriptions.renew(tx, sub, payment, purchase, now)
             else:
                 subscriptions.start(tx, sub, current.subscription_id if current else None)
             tx.emit(
@@ -152,9 +153,8 @@ def _purchase(payment: PaymentItem, settlement: logic.Settlement) -> Subscriptio
             "purchase raced another write for the same buyer; retrying", extra={"why": refused.reasons}
         )
         raise db.Refused(refused.reasons, conflict=True) from None
-    if purchase.renewal:
-        subscriptions.renewed(sub, payment, purchase)
-    payments.paid(payment, settlement, sub.subscription_id, purchase, now)
+    apply(sub, renewed)
+    apply(payment, paid)
     return sub
 
 

@@ -182,6 +182,36 @@ def test_renewal_extends_from_the_later_of_now_and_expiry() -> None:
     assert logic.purchase_term(400, 3600, 3600, None, current).limit_bytes_total is None
 
 
+PACKAGE = {"validity_seconds": 3600, "limit_uptime_seconds": 1800, "limit_bytes_total": None}
+
+
+def test_a_first_purchase_plans_a_new_subscription_at_version_1() -> None:
+    """Given no active subscription, when a package is bought, then a new term from now, v1."""
+    plan = logic.plan_purchase(1000.0, PACKAGE)
+    assert plan == logic.Purchase(logic.Term(1000.0, 4600.0, 1800, None), renewal=False, version=1)
+
+
+def test_a_purchase_while_active_extends_it_at_its_next_version() -> None:
+    """Given an active term at provisioning version 3, when bought again, then it is extended
+    (validity and uptime add up) and version 4 is commanded."""
+    active = logic.Term(0.0, 2000.0, 600, None)
+    plan = logic.plan_purchase(1000.0, PACKAGE, active, active_version=3)
+    assert plan == logic.Purchase(logic.Term(0.0, 5600.0, 2400, None), renewal=True, version=4)
+
+
+def test_only_an_unexpired_active_subscription_is_extended() -> None:
+    assert logic.still_active(logic.ACTIVE, 1001.0, 1000.0)
+    assert not logic.still_active(logic.ACTIVE, 1000.0, 1000.0)
+    assert not logic.still_active(logic.EXPIRED, 5000.0, 1000.0)
+
+
+def test_a_late_result_may_still_settle_a_payment_given_up_for_no_answer() -> None:
+    assert logic.settleable(logic.PENDING, None)
+    assert logic.settleable(logic.FAILED, "no_result")
+    assert not logic.settleable(logic.FAILED, "wrong_pin")
+    assert not logic.settleable(logic.PAID, None)
+
+
 def test_provision_command_has_the_contract_shape() -> None:
     term = logic.Term(0, 3600, 1800, 1073741824)
     command = logic.provision_command(
