@@ -108,7 +108,7 @@ def class_out(s: models.ClassSession, attendance: list[models.Attendance] | None
 
 
 def wallet_out(student: str) -> WalletOut:
-    w = models.get_wallet(student)
+    w = service.get_wallet(student)
     return WalletOut(
         student_id=student,
         credits=int(w.credits or 0),
@@ -122,7 +122,7 @@ def wallet_out(student: str) -> WalletOut:
                 reference=e.reference,
                 at=_dt(e.at),
             )
-            for e in models.ledger(student)
+            for e in service.ledger(student)
         ],
     )
 
@@ -166,7 +166,7 @@ def update_academy(call: Call, academy_id: str) -> AcademyOut:
     """Change an academy's settings (classes already scheduled keep the ones they were made with)."""
     academy = service.academy_or_404(academy_id)
     body: AcademyPatch = call.body
-    models.update_academy(academy, body.model_dump(exclude_none=True))
+    service.update_academy(academy, body.model_dump(exclude_none=True))
     return academy_out(service.academy_or_404(academy_id))
 
 
@@ -210,7 +210,7 @@ def list_classes(call: Call) -> ClassList:
     teacher = args.teacher_id if call.user.is_admin else call.user.sub
     if not teacher:
         raise BadRequest("give teacher_id", code="teacher_required")
-    return ClassList(classes=[class_out(s) for s in models.sessions_of_teacher(teacher)])
+    return ClassList(classes=[class_out(s) for s in service.sessions_of_teacher(teacher)])
 
 
 @api.route("/classes/{class_id}", response=ClassOut, errors=(403,))
@@ -219,7 +219,7 @@ def get_class(call: Call, class_id: str) -> ClassOut:
     session = service.session_or_404(class_id)
     if not call.user.is_admin:
         service.participant_role(session, call.user.sub)
-    return class_out(session, models.attendance(class_id))
+    return class_out(session, service.attendance_of(class_id))
 
 
 @api.route(
@@ -282,7 +282,7 @@ def record_attendance(call: Call, class_id: str) -> AttendanceResult:
 def grant_credits(call: Call, student_id: str) -> GrantOut:
     """Grant class credits to a student, once per reference (a repeat grants nothing)."""
     body: GrantIn = call.body
-    granted = models.grant_credits(student_id, body.credits, body.reference)
+    granted = service.grant_credits(student_id, body.credits, body.reference)
     return GrantOut(**wallet_out(student_id).model_dump(), granted_now=granted)
 
 

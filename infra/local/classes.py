@@ -4,19 +4,18 @@
   so tokens stay valid across restarts) and stored in Secrets Manager, where the API reads it.
   No LiveKit server runs locally: room deletion is attempted, logged and skipped.
 - ``seed(stack)``: an academy with scaled-down settings, a teacher, two students with credits,
-  and two classes starting a few minutes after start-up, so a newcomer watches them walk through
-  their states (``muda classes explain ID``); prints tokens and curls to try.
+  and two classes starting a few minutes after start-up, written through the classes service, so
+  a newcomer watches them walk through their states (``muda classes explain ID``); prints tokens
+  and curls to try.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
 from botocore.exceptions import ClientError
 
 from chalicelib.classes.settings import settings
@@ -59,65 +58,50 @@ def provision() -> None:
         sm.create_secret(Name=settings().secret_id, SecretString=secret)
 
 
-def _call(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = requests.request(
-        method, url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-    response.raise_for_status()
-    return response.json()
-
-
 def seed(stack: Any) -> list[str]:
+    """The demo, written through the classes service in this process (as the API would)."""
+    from chalicelib.classes import handlers, service
+
+    assert handlers.moment_due  # registers the classes.moment timer kind the sessions arm
     api = stack.api_url
-    admin = dev_token("admin-1", ["admin"])
     teacher = dev_token(TEACHER, ["teacher"])
     students = {s: dev_token(s, ["student"]) for s in STUDENTS}
-    academy = _call("POST", f"{api}/academies", admin, DEMO_ACADEMY)
+    academy = service.create_academy(
+        str(DEMO_ACADEMY["name"]),
+        float(DEMO_ACADEMY["preparation_minutes"]),
+        float(DEMO_ACADEMY["buffer_minutes"]),
+        float(DEMO_ACADEMY["late_tolerance_minutes"]),
+    )
     for student in STUDENTS:
-        _call(
-            "POST", f"{api}/class-credits/{student}/grants", admin, {"credits": 5, "reference": "demo-seed"}
-        )
-    start = (clock.utcnow() + timedelta(minutes=DEMO_START_MINUTES)).isoformat()
-    group = _call(
-        "POST",
-        f"{api}/classes",
-        teacher,
-        {
-            "academy_id": academy["id"],
-            "type": "group",
-            "student_ids": list(STUDENTS),
-            "title": "Demo group class",
-            "scheduled_at": start,
-            "duration_minutes": DEMO_DURATION_MINUTES,
-        },
+        service.grant_credits(student, 5, "demo-seed")
+    start = clock.now() + DEMO_START_MINUTES * 60
+    group = service.create_session(
+        academy, TEACHER, "group", list(STUDENTS), "Demo group class", start, DEMO_DURATION_MINUTES, TEACHER
     )
-    single = _call(
-        "POST",
-        f"{api}/classes",
-        teacher,
-        {
-            "academy_id": academy["id"],
-            "type": "individual",
-            "student_ids": [STUDENTS[1]],
-            "title": "Demo individual class (nobody joins: ABSENT)",
-            "scheduled_at": start,
-            "duration_minutes": DEMO_DURATION_MINUTES,
-        },
+    single = service.create_session(
+        academy,
+        TEACHER,
+        "individual",
+        [STUDENTS[1]],
+        "Demo individual class (nobody joins: ABSENT)",
+        start,
+        DEMO_DURATION_MINUTES,
+        TEACHER,
     )
-    m = group["moments"]
+    m = {k: clock.to_datetime(v).isoformat() for k, v in group.schedule.moments().items()}
+    absent_at = clock.to_datetime(single.schedule.moments()["absent"]).isoformat()
     return [
         "",
         "Classes (docs/classes.md walks through the demo)",
-        f"  academy {academy['id']} (ready 1 min before, 0.5 min buffer, absent after 1.5 min)",
-        f"  group class      {group['id']}  READY {m['ready_at']}, ONGOING {m['start_at']}, "
-        f"COMPLETED {m['complete_at']}",
-        f"  individual class {single['id']}  ABSENT at {single['moments']['absent_at']} "
-        "unless student-2 joins",
+        f"  academy {academy.academy_id} (ready 1 min before, 0.5 min buffer, absent after 1.5 min)",
+        f"  group class      {group.class_id}  READY {m['ready']}, ONGOING {m['start']}, "
+        f"COMPLETED {m['complete']}",
+        f"  individual class {single.class_id}  ABSENT at {absent_at} unless student-2 joins",
         f"  teacher-1 token:  {teacher}",
         f"  student-1 token:  {students['student-1']}",
         f"  student-2 token:  {students['student-2']}",
-        f"  watch: .venv/bin/muda classes explain {group['id']}",
+        f"  watch: .venv/bin/muda classes explain {group.class_id}",
         "  join (once READY):",
-        f"  curl -s -H 'Authorization: Bearer <student-1 token>' {api}/classes/{group['id']}/join",
+        f"  curl -s -H 'Authorization: Bearer <student-1 token>' {api}/classes/{group.class_id}/join",
         "",
     ]

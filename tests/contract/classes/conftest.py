@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.classes import handlers, models, service
+from chalicelib.classes.models import items
 from chalicelib.core import events, timers
 
 
@@ -27,14 +28,13 @@ def outside_world(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(timers, "_arm", lambda item, now: None)
     monkeypatch.setattr(events, "publish_many", record)
-    monkeypatch.setattr(service, "close_meeting", lambda session: None)
+    monkeypatch.setattr(service.sessions, "close_meeting", lambda session: None)
     return published
 
 
 def academy(preparation: float = 10, buffer: float = 5, tolerance: float = 15) -> models.Academy:
     return models.Academy(
-        pk="ACADEMY#a1",
-        sk="ACADEMY",
+        *items.academy_key("a1"),
         academy_id="a1",
         name="A",
         preparation_minutes=preparation,

@@ -15,7 +15,7 @@ from chalice.test import Client
 from chalicelib.classes import service
 from chalicelib.classes.settings import settings
 from chalicelib.core import clock as core_clock
-from chalicelib.core import timers
+from chalicelib.core import events, secrets, timers
 from chalicelib.core.aws import client
 from chalicelib.integrations import livekit
 from tests.integration.conftest import KID, bearer
@@ -26,14 +26,29 @@ LIVEKIT = livekit.Credentials("APItestkey", "test-livekit-secret-0123456789abcde
 @pytest.fixture
 def livekit_secret(aws: None) -> livekit.Credentials:
     """Given the LiveKit key/secret in Secrets Manager, where the API reads it."""
-    service._providers.clear()
+    secrets.clear()
     sm = client("secretsmanager")
     sm.put_secret_value(
         SecretId=settings().secret_id,
         SecretString=json.dumps({"api_key": LIVEKIT.api_key, "api_secret": LIVEKIT.api_secret}),
     )
     yield LIVEKIT
-    service._providers.clear()
+    secrets.clear()
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[events.DomainEvent]:
+    """Every event put on the bus (through the outbox's drain), recorded and still sent."""
+    sent: list[events.DomainEvent] = []
+    send = events.publish_many
+
+    def record(batch: Any) -> None:
+        batch = list(batch)
+        send(batch)
+        sent.extend(batch)
+
+    monkeypatch.setattr(events, "publish_many", record)
+    return sent
 
 
 @pytest.fixture
@@ -129,3 +144,9 @@ def fire_due(kind: str = service.MOMENT_TIMER) -> int:
     for item in due:
         timers.fire(item.id, float(item.due_at))
     return len(due)
+
+
+@pytest.fixture(autouse=True)
+def _empty_world(fresh_stack: object) -> None:
+    """These tests name fixed users (student-1 ...) whose credits they count from zero, and count
+    pending moment timers: each starts on a freshly deployed stack (see ``fresh_stack``)."""

@@ -9,12 +9,14 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from chalicelib.classes import models
+from chalicelib.classes import service
+from chalicelib.classes.models import sessions
 from chalicelib.core import clock as core_clock
 from chalicelib.core import timers
 from chalicelib.integrations import livekit
 from chalicelib.integrations.livekit.client import webhook_authorization
 from tests.integration.classes.conftest import Classes, fire_due
+from tests.support.ids import unique
 
 MIN = 60
 
@@ -119,7 +121,7 @@ def test_repeated_joins_and_leaves_count_once(classes: Classes, ready_class: str
         ({"duration_minutes": 0}, 422, "validation_error"),
         ({"type": "seminar"}, 422, "validation_error"),
         ({"student_ids": ["s1", "s2"]}, 400, "invalid_students"),  # individual with two
-        ({"student_ids": ["teacher-1"]}, 400, "invalid_students"),
+        ({"student_ids": ["TEACHER"]}, 400, "invalid_students"),  # the teacher as a student
         ({"student_ids": ["a b"]}, 422, "validation_error"),
         ({"academy_id": "ac_missing"}, 404, "not_found"),
         ({"teacher_id": "teacher-2"}, 403, "forbidden"),
@@ -132,6 +134,11 @@ def test_bad_class_input_is_a_clear_4xx_and_changes_nothing(
 ) -> None:
     """Given a teacher, when they create a class with a bad field, then a clear 4xx and nothing is
     written (no class, no timer)."""
+    teacher = unique("teacher")
+    change = {
+        k: [teacher if s == "TEACHER" else s for s in v] if k == "student_ids" else v
+        for k, v in change.items()
+    }
     academy = classes.academy()
     body = {
         "academy_id": academy,
@@ -142,11 +149,12 @@ def test_bad_class_input_is_a_clear_4xx_and_changes_nothing(
         "duration_minutes": 30,
         **change,
     }
-    response = classes.call("POST", "/classes", "teacher-1", "teacher", body=body)
+    response = classes.call("POST", "/classes", teacher, "teacher", body=body)
 
     assert response.status_code == status, response.json_body
     assert response.json_body["error"]["code"] == code
-    assert models.sessions_of_teacher("teacher-1") == [] and list(timers.pending()) == []
+    assert sessions.sessions_of_teacher(teacher) == []
+    assert [t for t in timers.pending() if t.kind == service.MOMENT_TIMER] == []
 
 
 def test_malformed_json_and_wrong_roles(classes: Classes, ready_class: str) -> None:

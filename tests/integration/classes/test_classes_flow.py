@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from chalicelib.classes import logic, models, service
-from chalicelib.core import timers
+from chalicelib.classes.models import items
+from chalicelib.core import outbox, timers
 from chalicelib.ops.cli import main as muda
 from tests.integration.classes.conftest import Classes, fire_due
 
@@ -121,9 +122,10 @@ def test_class_created_with_its_moments_past_catches_up_at_once(
     assert response.json_body["status"] == expected[-1]
 
 
-def test_duplicate_timers_change_nothing(classes: Classes, clock) -> None:
+def test_duplicate_timers_change_nothing(classes: Classes, clock, published) -> None:
     """Given a class at its complete moment, when the same moment's handler runs three times
-    (duplicate delivery, a re-run after a crash), then it completes once and uses one credit."""
+    (duplicate delivery, a re-run after a crash), then it completes once, uses one credit, and
+    each status change left the outbox once, in order."""
     academy = classes.academy()
     classes.grant("student-1", 5)
     cid = classes.create(academy, 15 * MIN, ["student-1"], kind="group").json_body["id"]
@@ -141,7 +143,10 @@ def test_duplicate_timers_change_nothing(classes: Classes, clock) -> None:
     session = classes.get(cid)
     assert statuses(session) == ["scheduled", "ready", "ongoing", "completed"]
     assert classes.credits("student-1")["credits"] == 4
-    assert models.get_session(cid).published == 3
+    changes = [e.detail for e in published if e.name == "ClassStatusChanged" and e.detail["class_id"] == cid]
+    assert [c["to"] for c in changes] == ["ready", "ongoing", "completed"]
+    assert len({c["event_id"] for c in changes}) == 3
+    assert not [e for e in outbox.waiting() if e.aggregate.endswith(items.aggregate(cid))]
 
 
 def test_reschedule_moves_every_timer_and_old_ones_do_nothing(classes: Classes, clock) -> None:
