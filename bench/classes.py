@@ -37,7 +37,7 @@ ENV = {
 }
 ACADEMY = {"preparation": 0.5, "buffer": 0.25, "tolerance": 0.25}
 DURATION_MINUTES = 0.5
-SMOKE = {"count": 4, "lead": 6.0, "window": 2.0, "scale": 0.1}
+SMOKE = {"count": 4, "lead": 9.0, "window": 2.0, "scale": 0.1}
 
 
 def create_all(count: int, lead: float, window: float, scale: float, seed: int) -> list[str]:

@@ -142,6 +142,9 @@ def quiet() -> None:
     logging.getLogger().setLevel(logging.WARNING)
     logger.setLevel("WARNING")
     metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
+    from functions.router_provisioner import handler  # its own EMF lines, from the runtime's health check
+
+    handler._metrics = lambda *_, **__: None  # type: ignore[assignment]
 
 
 # --- AWS calls ----------------------------------------------------------------------------------
