@@ -90,3 +90,17 @@ def test_reconcile_decisions() -> None:
     assert due(kind="video", status="connecting", metered_from=None, now=T0 + 80)[0] == "fail"
     assert due(kind="video", status="connecting", metered_from=None, now=T0 + 79) is None
     assert due(status="ended") is None
+
+
+def test_a_notice_is_the_outbox_event_of_its_aggregate_with_recipients_and_message() -> None:
+    """Given a CallFailed notice, its event is keyed by the session (the outbox's order), comes
+    from the consult domain, and carries the detail plus recipients and message for the inbox."""
+    notice = logic.session_notice("call_1", "CallFailed", ["pat-1"], "Your call failed.", kind="voice")
+    assert notice.event() == (
+        "session#call_1",
+        "consult",
+        "CallFailed",
+        {"session_id": "call_1", "kind": "voice", "recipients": ["pat-1"], "message": "Your call failed."},
+    )
+    expired = logic.appointment_notice("apt_1", "AppointmentExpired", ["pat-1"], "Expired.", reason="r")
+    assert expired.event()[0] == "appointment#apt_1" and expired.event()[3]["appointment_id"] == "apt_1"
