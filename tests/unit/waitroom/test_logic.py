@@ -113,6 +113,30 @@ def test_a_round_never_exceeds_a_transaction() -> None:
     assert result.writes == logic.MAX_TRANSACTION_ITEMS - 1 and result.cursors["n"] == 99
 
 
+def test_a_round_counts_each_admissions_notice_against_the_transaction() -> None:
+    """Given 60 live places and room for 50, one round admits 49: each admission writes its place
+    and its QueueReady (an outbox entry), 98 items, plus the event item; the cursor stops at 49."""
+    places = [place("n", t) for t in range(1, 61)]
+    result = plan(Line(next_n=60), {"n": places}, room=50, batch=50)
+    assert len(result.admit) == 49 and result.items == 98 and result.cursors["n"] == 49
+
+
+def test_a_full_round_still_passes_places_that_cost_no_write() -> None:
+    """Given 99 abandoned places then revoked ones, the round writes 99 and passes the revoked
+    ones behind them too (leaving the line costs them nothing)."""
+    places = [place("n", t, silent=999) for t in range(1, 100)]
+    places += [place("n", t, status="revoked") for t in range(100, 103)]
+    result = plan(Line(next_n=102), {"n": places})
+    assert result.items == logic.MAX_TRANSACTION_ITEMS - 1 and result.cursors["n"] == 102
+
+
+def test_queue_ready_names_the_user_as_recipient_and_carries_no_token() -> None:
+    detail = logic.queue_ready("sale", "sale.n7", "u7", admitted_at=0.0, expires_at=900.0)
+    assert detail["recipients"] == ["u7"] and detail["session_id"] == "sale.n7"
+    assert detail["checkout_expires_at"].startswith("1970-01-01T00:15") and "00:15 UTC" in detail["message"]
+    assert not any("token" in key for key in detail)
+
+
 def test_nothing_to_do_is_an_empty_plan() -> None:
     assert plan(Line(), {"v": [], "n": []}).empty
     assert plan(Line(next_n=1), {"n": [place("n", 1)]}, room=0).empty
