@@ -14,8 +14,8 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.queues import process_batch
 from chalicelib.ops import cli, queues
 from chalicelib.ops.handlers import PROBE
-from infra.local.runtime import sqs_event
 from tests.integration.conftest import bearer
+from tests.support.queues import sqs_event
 
 
 def boom(record) -> None:
@@ -37,6 +37,7 @@ def kill_one_message(queue: str) -> str:
         assert result["batchItemFailures"] == [{"itemIdentifier": message_id}]
 
 
+@pytest.mark.usefixtures("fresh_stack")  # lists every dead letter and queue depth there is
 def test_dead_letter_is_listed_with_its_error_and_redriven(api: Client, token) -> None:
     """Given a message that failed until it reached the DLQ, the admin sees why and can redrive it."""
     queue = get_settings().events_queue
@@ -55,7 +56,7 @@ def test_dead_letter_is_listed_with_its_error_and_redriven(api: Client, token) -
     assert [d.visible for d in queues.depths() if d.queue == queue] == [1]
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("fresh_stack")  # counts every pending timer and redrives every dead letter
 def test_cli_shows_queues_timers_and_retries_all(clock) -> None:
     """Given a pending timer and a dead letter, the CLI lists them and redrives all."""
     runner = CliRunner()

@@ -4,49 +4,29 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from chalice.test import Client
-from moto import mock_aws
 
 from chalicelib.core import auth, timers
 from chalicelib.core import clock as core_clock
-from chalicelib.core.aws import client
-from chalicelib.core.config import get_settings
-from tests.conftest import reload_settings
 from tests.integration.conftest import bearer
+from tests.support.ids import unique
+from tests.support.queues import bodies
+from tests.support.stack import KID, Stack
 
 ADMIN = "admin-1"
-KID = "consult-key"
+ROLES = {"doctor": "doc", "patient": "pat", "stranger": "pat-x", "other_doctor": "doc-x"}
 _ids = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def stage() -> Iterator[str]:
-    """Given the stage's resources from infra/template.yaml on in-process moto, once per module
-    (deploying it per test costs ~5 s); tests keep apart by using their own user ids."""
-    with mock_aws():
-        reload_settings()
-        from infra.local import provision
-
-        provision.deploy_stack()
-        private_pem, jwks = auth.generate_key_pair(KID)
-        client("ssm").put_parameter(
-            Name=get_settings().auth_jwks_parameter, Value=json.dumps(jwks), Type="String", Overwrite=True
-        )
-        auth.keys.clear()
-        yield private_pem
-    reload_settings()
-
-
-@pytest.fixture(scope="module")
-def api(stage: str) -> Iterator[Client]:
-    from app import app
-
-    with Client(app) as test_client:
-        yield test_client
+@pytest.fixture(scope="package")
+def stage(aws: Stack) -> str:
+    """Given the tier's one deployment (tests/integration/conftest.py); tests keep apart by using
+    their own user ids. The signing key's private PEM."""
+    return aws.signing_key
 
 
 @pytest.fixture
@@ -60,17 +40,7 @@ def token(stage: str) -> Callable[..., str]:
 @pytest.fixture
 def ids() -> dict[str, str]:
     """This test's own users."""
-    n = next(_ids)
-    return {"doctor": f"doc-{n}", "patient": f"pat-{n}", "stranger": f"pat-x{n}", "other_doctor": f"doc-x{n}"}
-
-
-@pytest.fixture(autouse=True)
-def quiet_timers(stage: str) -> Iterator[None]:
-    """Timers a test leaves pending are cancelled, so the next test's clock does not fire them."""
-    yield
-    for item in list(timers.pending()):
-        if item.state == timers.PENDING:
-            timers.cancel(item.kind, item.key)
+    return {role: unique(prefix) for role, prefix in ROLES.items()}
 
 
 class Http:
@@ -135,19 +105,9 @@ def fire_due(now: float | None = None) -> list[str]:
 
 def deliver_notifications() -> int:
     """Run the notifications consumer over what the bus put on its queue; how many were new."""
-    from chalicelib.core.aws import client, queue_url
-    from chalicelib.core.config import get_settings
     from chalicelib.notifications.handlers import deliver
 
-    sqs, url = client("sqs"), queue_url(get_settings().name("notifications"))
-    stored = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return stored
-        for m in messages:
-            stored += deliver(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return sum(deliver(body) for body in bodies("notifications"))
 
 
 def inbox(http: Http) -> list[dict]:

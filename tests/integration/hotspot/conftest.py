@@ -12,18 +12,15 @@ from typing import Any
 import pytest
 from chalice.test import Client
 from daraja_mock import DarajaMock
-from moto import mock_aws
 
-from chalicelib.core.aws import client, queue_arn, queue_url
-from chalicelib.core.config import get_settings, reset_settings
 from chalicelib.core import secrets
+from chalicelib.core.config import get_settings, reset_settings
 from chalicelib.hotspot import daraja
 from chalicelib.hotspot.models.items import SubscriptionItem
 from chalicelib.hotspot.settings import hotspot_settings
-from infra.local.runtime import LambdaContext, sqs_event
 from infra.local.stack import free_port
-from tests.conftest import reload_settings
-from tests.integration.conftest import KID, bearer
+from tests.integration.conftest import bearer
+from tests.support.queues import drain, invoke, receive
 
 CALLBACK_TOKEN = "cb-token-for-tests-0123456789"
 SECRET = {
@@ -34,38 +31,8 @@ SECRET = {
 }
 
 
-# The stage is deployed once per module (moto's CloudFormation takes seconds): each test works
-# on its own router, package, phone numbers and receipts, and drains the queues it reads.
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[None]:
-    """Given the stage's resources from infra/template.yaml on in-process moto (once per module)."""
-    with mock_aws():
-        reload_settings()
-        from infra.local import provision
-
-        provision.deploy_stack()
-        yield
-    reload_settings()
-
-
-@pytest.fixture(scope="module")
-def signing_key(aws: None) -> str:
-    private_pem, jwks = auth.generate_key_pair(KID)
-    client("ssm").put_parameter(
-        Name=get_settings().auth_jwks_parameter, Value=json.dumps(jwks), Type="String", Overwrite=True
-    )
-    auth.keys.clear()
-    return private_pem
-
-
-@pytest.fixture(scope="module")
-def token(signing_key: str) -> Callable[..., str]:
-    def make(sub: str = "user-1", *roles: str, ttl: int = 3600) -> str:
-        return auth.mint(signing_key, KID, sub, roles or ("patient",), ttl)
-
-    return make
+# The stage is the tier's one deployment (tests/integration/conftest.py): each test works on its
+# own router, package, phone numbers and receipts, and drains the queues it reads.
 
 
 @pytest.fixture(scope="module")
@@ -165,43 +132,16 @@ def post(api: Client, path: str, body: Any, headers: dict[str, Any] | None = Non
     )
 
 
-def drain(queue: str) -> list[dict[str, Any]]:
-    """Every message on a queue, consumed."""
-    sqs, url = client("sqs"), queue_url(get_settings().name(queue))
-    out: list[dict[str, Any]] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-            "Messages", []
-        )
-        if not messages:
-            return out
-        out.extend(messages)
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-
-
 def run_payment_worker() -> dict[str, Any]:
     """Feed what is on the payments queue to the real SQS handler and delete what it reports
     done, as Lambda's event source would (failed records stay for their backoff). One record per
     batch: in-process moto is not thread-safe (races are proven on DynamoDB Local and e2e)."""
     from app import app
 
-    name = get_settings().name("payments")
-    sqs, url = client("sqs"), queue_url(name)
     failures: list[dict[str, str]] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"]).get(
-            "Messages", []
-        )
-        if not messages:
-            return {"batchItemFailures": failures}
-        event = sqs_event(messages, queue_arn(name), get_settings().region)
-        result = app.handler_map["payments"](event, LambdaContext("payments"))
-        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
-        failures.extend(result["batchItemFailures"])
-        for m in messages:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    while messages := receive("payments", max_messages=1):
+        failures.extend(invoke(app.handler_map["payments"], "payments", messages)["batchItemFailures"])
+    return {"batchItemFailures": failures}
 
 
 def router_commands() -> list[dict[str, Any]]:

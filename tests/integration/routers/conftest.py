@@ -170,3 +170,9 @@ def bus_events(aws: None) -> Callable[[], list[dict[str, Any]]]:
 
 def router_api(router: RouterSimulator) -> Any:
     return librouteros.connect(router.host, router.username, router.password, port=router.port, timeout=3)
+
+
+@pytest.fixture(autouse=True)
+def _empty_world(fresh_stack: object) -> None:
+    """These tests register the fixed router rtr_test1 (its secret can be created once) and
+    health-check every registered router: each starts on a freshly deployed stack."""

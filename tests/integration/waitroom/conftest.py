@@ -9,15 +9,28 @@ from typing import Any
 import pytest
 
 from chalicelib.core import timers
-from chalicelib.core.aws import client, queue_url
-from chalicelib.core.config import get_settings
+from chalicelib.core.aws import client
+from chalicelib.core.clock import FrozenClock
 from chalicelib.waitroom import models, service, tokens
 from chalicelib.waitroom.schemas import CreateEvent
+from tests.support.due import DueWork
+from tests.support.ids import unique
+from tests.support.queues import bodies
+
+_first_key: list[dict[str, Any]] = []
 
 
 @pytest.fixture
 def ring(aws: None) -> Iterator[tokens.Ring]:
-    """Given the waitroom's key ring in Secrets Manager with a first key (as provision() makes it)."""
+    """Given the waitroom's key ring in Secrets Manager with one key (as provision() makes it).
+    The stack is shared, so the ring is put back to that one key for every test (one RSA key
+    for the whole tier: a rotation test adds its own)."""
+    tokens.keys.clear()
+    if not _first_key:
+        _first_key.extend(tokens.ensure_key().keys)
+    client("secretsmanager").put_secret_value(
+        SecretId=tokens.secret_name(), SecretString=json.dumps({"keys": list(_first_key)})
+    )
     tokens.keys.clear()
     yield tokens.ensure_key()
     tokens.keys.clear()
@@ -26,34 +39,22 @@ def ring(aws: None) -> Iterator[tokens.Ring]:
 @pytest.fixture
 def make_event(ring: tokens.Ring) -> Callable[..., models.EventItem]:
     """Given an event factory: active, with the spec's defaults unless told otherwise."""
-    count = iter(range(1, 10_000))
 
     def make(**fields: Any) -> models.EventItem:
-        body = {"id": f"sale-{next(count)}", "name": "Sale", "status": "active", **fields}
+        body = {"id": unique("sale"), "name": "Sale", "status": "active", **fields}
         return service.create_event(CreateEvent(**body))
 
     return make
 
 
-def fire_due_timers(kind: str = service.CHECKOUT_TIMER) -> int:
-    """Fire every timer of ``kind`` due by the (frozen) clock, as the timers consumer would."""
-    fired = 0
-    for item in list(timers.overdue(grace=0)):
-        if item.kind == kind and timers.fire(item.id, float(item.due_at)) == "fired":
-            fired += 1
-    return fired
+def fire_due_timers(clock: FrozenClock, kind: str = service.CHECKOUT_TIMER) -> int:
+    """Run the timers queue by the frozen clock (``DueWork``); how many timers of ``kind`` that
+    were due fired."""
+    due = [t for t in timers.overdue(grace=0) if t.kind == kind]
+    DueWork(clock, queues=("timers",)).run()
+    return sum(timers.get(t.kind, t.key).state == timers.FIRED for t in due)
 
 
 def bus_events(detail_type: str) -> list[dict[str, Any]]:
     """Drain the notifications queue (fed by the bus rule muda.*) and keep one kind of event."""
-    sqs, url = client("sqs"), queue_url(get_settings().name("notifications"))
-    found = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return found
-        for m in messages:
-            envelope = json.loads(m["Body"])
-            if envelope.get("detail-type") == detail_type:
-                found.append(envelope["detail"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return [e["detail"] for e in bodies("notifications") if e.get("detail-type") == detail_type]
