@@ -41,10 +41,13 @@ def books_balance(session: models.Session) -> None:
 
 
 @pytest.mark.parametrize("credits", [5, 2])
-def test_duplicate_ticks_manual_end_and_auto_end_racing_bill_each_interval_once(clock, credits: int) -> None:
+def test_duplicate_ticks_manual_end_and_auto_end_racing_bill_each_interval_once(
+    clock, credits: int, offline: list
+) -> None:
     """Given an active session 2.5 intervals old, when 50 duplicate deliveries of ticks 1 and 2,
     a manual end, the idle auto-end and a reconcile pass all run at once, then each interval is
-    billed once, credits never go negative, debits == awards, and the session ends once."""
+    billed once, credits never go negative, debits == awards, and the session ends once, with
+    one SessionEnded that tells what was billed."""
     patient, doctor = f"p-race-{credits}", f"d-race-{credits}"
     session = active_session(patient, doctor, credits)
     meter = models.Meter.of(session)
@@ -67,6 +70,11 @@ def test_duplicate_ticks_manual_end_and_auto_end_racing_bill_each_interval_once(
     assert subscription.text_sessions_remaining == credits - billed >= 0
     assert models.get_wallet(doctor).balance == billed * int(session.award)
     books_balance(final)
+    ended = [
+        e.detail for e in offline if e.name == "SessionEnded" and e.detail["session_id"] == session.session_id
+    ]
+    assert len({e["event_id"] for e in ended}) == 1
+    assert (ended[0]["intervals_billed"], ended[0]["reason"]) == (billed, final.ended_reason)
     # whatever raced, a later tick or end changes nothing
     assert service.tick(meter, billed + 1) == "skipped"
     again = service.end_session(session.session_id, principal(doctor, "doctor"), text=True)
@@ -115,9 +123,7 @@ def test_concurrent_first_doctor_messages_activate_once(clock) -> None:
     assert len(models.messages(session.session_id)) == 20
     active = models.get_session(session.session_id)
     assert active.status == logic.ACTIVE and active.activated_at is not None
-    ticks = [
-        t for t in timers.pending() if t.kind == service.TICK and t.key.startswith(session.session_id)
-    ]
+    ticks = [t for t in timers.pending() if t.kind == service.TICK and t.key.startswith(session.session_id)]
     assert len(ticks) == 1 and ticks[0].key == service.tick_key(models.Meter.of(active), 1)
 
 
