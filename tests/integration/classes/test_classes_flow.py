@@ -12,6 +12,7 @@ from chalicelib.classes.models import items
 from chalicelib.core import outbox, timers
 from chalicelib.ops.cli import main as muda
 from tests.integration.classes.conftest import Classes, fire_due
+from tests.support.ids import unique
 
 MIN = 60
 
@@ -147,6 +148,37 @@ def test_duplicate_timers_change_nothing(classes: Classes, clock, published) -> 
     assert [c["to"] for c in changes] == ["ready", "ongoing", "completed"]
     assert len({c["event_id"] for c in changes}) == 3
     assert not [e for e in outbox.waiting() if e.aggregate.endswith(items.aggregate(cid))]
+
+
+def test_a_crash_between_a_transition_and_its_event_loses_nothing(
+    classes: Classes, clock, published, monkeypatch
+) -> None:
+    """Given a worker that dies right after a READY transition commits (before the outbox is
+    drained), then the class is READY and its ClassStatusChanged waits in the outbox; when the
+    outbox sweeper runs, the event reaches the bus once, and a second sweep sends nothing."""
+    cid = classes.create(classes.academy(), 20 * MIN, [unique("student")], kind="group").json_body["id"]
+    clock.advance(10 * MIN)
+
+    def die(_: object) -> None:
+        raise SystemExit("killed between commit and publish")
+
+    drain = outbox.drain_after_commit
+    monkeypatch.setattr(outbox, "drain_after_commit", die)
+    with pytest.raises(SystemExit):
+        service.on_moment(timers.Timer(service.MOMENT_TIMER, logic.timer_key(cid, "ready", 1), 0, {}, 1))
+    monkeypatch.setattr(outbox, "drain_after_commit", drain)
+
+    def sent() -> list[str]:
+        return [e.detail["to"] for e in published if e.detail.get("class_id") == cid]
+
+    assert classes.get(cid)["status"] == "ready" and sent() == []
+    assert [e.name for e in outbox.waiting() if e.aggregate.endswith(items.aggregate(cid))] == [
+        "ClassStatusChanged"
+    ]
+    clock.advance(outbox.SWEEP_AFTER_SECONDS + 1)
+    outbox.sweep()
+    outbox.sweep()
+    assert sent() == ["ready"]
 
 
 def test_reschedule_moves_every_timer_and_old_ones_do_nothing(classes: Classes, clock) -> None:
