@@ -24,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import os
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -197,12 +199,16 @@ class Runtime:
                 logger.exception("runtime loop failed; retrying", extra={"loop": name})
                 self.stop_event.wait(1)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        """Stop polling and give running invocations ``grace`` seconds in all; whatever is still
+        running then (a sweeper waiting for its second round) ends with the process, as a
+        crash would, which loses nothing."""
         self.stop_event.set()
+        deadline = time.monotonic() + grace
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         for pool in self.pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # --- SQS event sources ----------------------------------------------------------------
 
@@ -353,6 +359,10 @@ def main() -> None:
     print("event runtime ready", flush=True)
     stopped.wait()
     runtime.stop()
+    # Invocations still running (a sweeper waiting for its second round) would hold the exit:
+    # concurrent.futures joins its workers at shutdown. Leaving now is a crash, which loses nothing.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ ESSENTIAL = {"dynamodb": "DynamoDB Local", "emulator": "the AWS endpoint (moto_s
 BACKOFF_SECONDS = (0.5, 1, 2, 4, 8, 15, 30)
 STABLE_AFTER_SECONDS = 30  # a process up this long has its backoff reset
 GIVE_UP_AFTER = 8  # restarts in a row that each died within STABLE_AFTER_SECONDS
+STOP_SIGNAL = {"api": signal.SIGINT, "emulator": signal.SIGKILL}  # moto_server has nothing to flush
 
 # Settings of the local stage that differ from AWS's defaults.
 LOCAL_ENV = {
@@ -318,18 +319,22 @@ class LocalStack:
         ]
 
     def start_api(self) -> None:
-        self._spawn("api", self.api_argv())
+        self.wait_api(self._spawn("api", self.api_argv()))
 
+    def wait_api(self, proc: subprocess.Popen[bytes]) -> None:
         def up() -> bool:
             self._check_alive("api")
             return _reachable(f"{self.api_url}/openapi.json")
 
-        wait_until(up, "API", 60)
+        wait_until(up, "API", 120)
 
-    def start_runtime(self) -> None:
+    def spawn_runtime(self) -> tuple[subprocess.Popen[bytes], int]:
         log = self.log_dir / "runtime.log"
         offset = log.stat().st_size if log.exists() else 0
-        proc = self._spawn("runtime", [sys.executable, "-m", "infra.local.runtime"])
+        return self._spawn("runtime", [sys.executable, "-m", "infra.local.runtime"]), offset
+
+    def wait_runtime(self, proc: subprocess.Popen[bytes], offset: int) -> None:
+        log = self.log_dir / "runtime.log"
 
         def ready() -> bool:
             self._check_alive("runtime")
@@ -337,8 +342,10 @@ class LocalStack:
                 f.seek(offset)
                 return b"event runtime ready" in f.read()
 
-        wait_until(ready, "event runtime", 60)
-        assert proc.poll() is None
+        wait_until(ready, "event runtime", 120)
+
+    def start_runtime(self) -> None:
+        self.wait_runtime(*self.spawn_runtime())
 
     def kill(self, name: str) -> int:
         """SIGKILL one process (a crash test); the supervisor restarts it unless it is essential
@@ -464,16 +471,31 @@ class LocalStack:
         aws.reset_caches()
         db.rebind()
 
+    @contextlib.contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        """Time a start-up step into ``<logs>/stack.log`` (where a slow start went)."""
+        began = time.monotonic()
+        yield
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / "stack.log").open("a") as log:
+            log.write(f"[{datetime.now():%H:%M:%S}] {what}: {time.monotonic() - began:.1f} s\n")
+
     def start(self) -> LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.start_emulator()
+        with self._step("DynamoDB Local and moto_server up"):
+            self.start_emulator()
         self.apply_env()
-        self.provision()
-        for start in domain_hooks("start"):
-            start(self)
+        with self._step("template provisioned"):
+            self.provision()
+        with self._step("simulators up"):
+            for start in domain_hooks("start"):
+                start(self)
         self.apply_env()
-        self.start_api()
-        self.start_runtime()
+        with self._step("API and event runtime up (started side by side)"):
+            api = self._spawn("api", self.api_argv())
+            runtime = self.spawn_runtime()
+            self.wait_api(api)
+            self.wait_runtime(*runtime)
         self.supervise()
         return self
 
@@ -488,23 +510,26 @@ class LocalStack:
         self._stopping.set()
         if self._supervisor is not None and self._supervisor is not threading.current_thread():
             self._supervisor.join(timeout=5)
-        # The runtime and the API first, then whatever the domains started, the data last.
+        # The runtime and the API first, then whatever the domains started, the data last; each
+        # group signalled at once and awaited together.
         with self._lock:
             names = list(self.procs)
-        order = [n for n in ("runtime", "api") if n in names]
-        order += [n for n in names if n not in (*order, "emulator", "dynamodb")]
-        order += [n for n in ("emulator", "dynamodb") if n in names]
-        for name in order:
-            proc = self.procs.pop(name, None)
-            if proc and proc.poll() is None:
-                proc.send_signal(signal.SIGINT if name == "api" else signal.SIGTERM)
+        first = [n for n in ("runtime", "api") if n in names]
+        last = [n for n in ("emulator", "dynamodb") if n in names]
+        for group in (first, [n for n in names if n not in (*first, *last)], last):
+            procs = {name: self.procs.pop(name) for name in group}
+            for name, proc in procs.items():
+                if proc.poll() is None:  # moto_server keeps nothing to flush: no need to wait
+                    proc.send_signal(STOP_SIGNAL.get(name, signal.SIGTERM))
+            for name, proc in procs.items():
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
+                    self.note(f"{name} (pid {proc.pid}) did not stop within 10 s: killed")
                     proc.kill()
                     proc.wait()
-            with contextlib.suppress(FileNotFoundError):
-                (self.run_dir / f"{name}.pid").unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    (self.run_dir / f"{name}.pid").unlink()
         for log in self._logs:
             log.close()
         if self._lock_file is not None:

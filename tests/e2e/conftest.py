@@ -1,22 +1,40 @@
-"""e2e tier: the local stack as ``make run`` starts it (own ports), with windows scaled down."""
+"""e2e tier: the local stack as ``make run`` starts it (own ports, tables in memory on DynamoDB
+Local, supervised processes), with windows scaled down; tests talk to it over HTTP.
+
+The tier keeps one smoke walk per product, the crash and supervision tests, and the two bursts
+only a real HTTP server can show (20 racing bookings, 50 identical callbacks). Races with more
+clients live in the contract tier. No test asserts lateness: bench/ measures it.
+"""
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
+from chalicelib.core.auth import dev_token
 from infra.local.stack import LocalStack, free_port
 from tests.conftest import use_env
 
-# Scaled down: Scheduler beyond 3 s (aimed 2 s early), sweeper every 2 s with 2 s grace.
+# Scaled down. Timers: Scheduler beyond 3 s (aimed 2 s early); the sweeper runs every 2 s (the
+# local runtime's "minute") in two rounds 1 s apart, re-sending timers unclaimed 2 s after due.
 SCALED = {
     "MUDA_TIMER_SQS_MAX_DELAY": "3",
     "MUDA_TIMER_SCHEDULER_LEAD_SECONDS": "2",
     "MUDA_TIMER_SWEEP_GRACE_SECONDS": "2",
-    "MUDA_TIMER_LEASE_SECONDS": "15",  # longer than any handler run here, even in a restart burst
+    "MUDA_TIMER_SWEEP_INTERVAL_SECONDS": "1",
     "MUDA_LOCAL_SCHEDULE_SECONDS": "2",
+    "MUDA_TIMER_LEASE_SECONDS": "15",  # longer than any handler run here, even in a restart burst
+    "MUDA_HEALTH_BEAT_SECONDS": "1",
+    "MUDA_HEALTH_RUNTIME_STALE_SECONDS": "5",
+    "MUDA_HEALTH_SWEEPER_STALE_SECONDS": "30",
+    "MUDA_HEALTH_QUEUE_STALE_SECONDS": "60",
     "MUDA_CONSULT_INTERVAL_SECONDS": "2",  # consultation billing intervals (AWS: 600)
     "MUDA_ROUTERS_BACKOFF_SECONDS": "1,1,1,1,1",  # provisioning retries (AWS: 5,15,30,60,120)
     "MUDA_ROUTERS_TIMEOUT_SECONDS": "2",
@@ -25,13 +43,17 @@ SCALED = {
     "MUDA_HOTSPOT_QUERY_AFTER_SECONDS": "2,3,4,6",  # STK query fallback (AWS: 30,60,120,300)
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
+# Waits are generous: a 2-core machine shared with other suites can be slow; they only bound a
+# failure's detection, never a figure.
+WAIT = 90.0
 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """Given the local stack (emulator, provisioned template, API, event runtime) on free ports."""
-    logs = Path(tmp_path_factory.mktemp("stack-logs"))
-    local = LocalStack(free_port(), free_port(), env=SCALED, log_dir=logs)
+    """Given the local stack (DynamoDB Local, moto_server, provisioned template, simulators, API,
+    event runtime, supervisor) on free ports."""
+    state = Path(tmp_path_factory.mktemp("stack"))
+    local = LocalStack(free_port(), free_port(), env=SCALED, state_dir=state)
     # This process talks to the stack too (schedules timers, reads tables): point it there, and
     # give the other tiers their environment back afterwards.
     with (
@@ -39,3 +61,34 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         local,
     ):
         yield local
+
+
+_n = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    """An id no other test (or run against the same stack) uses."""
+    return f"{prefix}-{int(time.time() * 1000) % 10**8}-{next(_n)}"
+
+
+class Http:
+    """A client of the stack's API as one user (``sub`` with ``roles``), or anonymous."""
+
+    def __init__(self, stack: LocalStack, sub: str | None = None, *roles: str, pool: int = 20) -> None:
+        self.url, self.sub = stack.api_url, sub
+        self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=pool))
+        if sub:
+            self.session.headers["Authorization"] = f"Bearer {dev_token(sub, list(roles))}"
+
+    def __call__(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        response = self.session.request(method, f"{self.url}{path}", json=body, timeout=60)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, response.text
+
+
+@pytest.fixture(scope="package")
+def admin(stack: LocalStack) -> Http:
+    return Http(stack, "admin-1", "admin")

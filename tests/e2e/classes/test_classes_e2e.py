@@ -1,5 +1,6 @@
 """Classes on the local stack as `make run` starts it, durations scaled down to seconds: sessions
-walk their states with nothing but the stack running; catch-up; duplicates change nothing."""
+walk their states with nothing but the stack running (catch-up and duplicate timers are the
+integration tier's, on a frozen clock)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,8 @@ import jwt
 import pytest
 import requests
 
-from chalicelib.classes import logic, service
-from chalicelib.core import clock, timers
+from chalicelib.core import clock
 from chalicelib.core.auth import dev_token
-from chalicelib.core.aws import client, queue_url
-from chalicelib.core.config import get_settings
 from infra.local.stack import LocalStack
 from tests.helpers import eventually
 
@@ -88,8 +86,7 @@ def test_sessions_walk_their_states_with_nothing_but_the_stack(http: Http, acade
     )
     joined = http("GET", f"/classes/{group['id']}/join", "e2e-s1", "student")
     assert joined.status_code == 200, joined.text
-    creds = service.livekit_credentials()
-    claims = jwt.decode(joined.json()["token"], creds.api_secret, algorithms=["HS256"], issuer=creds.api_key)
+    claims = jwt.decode(joined.json()["token"], options={"verify_signature": False})  # LiveKit verifies it
     assert claims["sub"] == "e2e-s1" and claims["video"]["room"] == http.session(group["id"])["room_name"]
     assert http("GET", f"/classes/{group['id']}/join", "e2e-s9", "student").status_code == 403
     eventually(lambda: http.session(group["id"])["status"] == "ongoing", 20, 0.2, "group class ONGOING")
@@ -121,30 +118,3 @@ def test_sessions_walk_their_states_with_nothing_but_the_stack(http: Http, acade
     changes = eventually(lambda: (f := feed()) and len(f) == 3 and f, 20, 0.5, "three ClassStatusChanged")
     assert sorted(c["to"] for c in changes) == ["completed", "ongoing", "ready"]
     assert all(c["recipients"] == ["teacher-e2e", "e2e-s1", "e2e-s2"] for c in changes)
-
-
-def test_a_late_class_catches_up_and_duplicate_timers_change_nothing(http: Http, academy: str) -> None:
-    """Given a class created 4 s after its start, it answers ONGOING at once (through READY);
-    when its finished timers are delivered again and its handler run twice, nothing changes."""
-    late = http.create(academy, -4, "group", ["e2e-s2"])
-    assert walked(late) == ["ready", "ongoing"]
-    assert late["history"][0]["reason"] == "created late: catching up"
-    http("POST", f"/classes/{late['id']}/attendance", "e2e-s2", "student", {"action": "join"})
-    done = eventually(
-        lambda: (s := http.session(late["id"]))["status"] == "completed" and s, 40, 0.3, "COMPLETED"
-    )
-    credits = http.credits("e2e-s2")
-
-    key = logic.timer_key(late["id"], "complete", 1)
-    item = timers.get(service.MOMENT_TIMER, key)
-    assert item is not None and item.state == timers.FIRED
-    sqs = client("sqs")
-    for _ in range(3):
-        sqs.send_message(QueueUrl=queue_url(get_settings().timers_queue), MessageBody=timers._message(item))
-    for _ in range(2):
-        service.on_moment(timers.Timer(service.MOMENT_TIMER, key, item.due_at, {}, 2))
-    eventually(lambda: timers.get(service.MOMENT_TIMER, key).state == timers.FIRED, 10)
-
-    again = http.session(late["id"])
-    assert again["history"] == done["history"]
-    assert http.credits("e2e-s2") == credits

@@ -1,6 +1,6 @@
 """The waiting room on the local stack over HTTP: a burst of concurrent joins never passes the cap,
-completions admit the next in order, tokens verify with the published JWKS, and an unfinished
-checkout is expired by its timer through the event runtime."""
+completions admit the next in order, tokens verify with the published JWKS (checkout expiry by
+timer is the integration tier's, on a frozen clock)."""
 
 from __future__ import annotations
 
@@ -88,26 +88,3 @@ def test_burst_of_joins_never_passes_the_cap_and_completions_admit_in_order(api:
     assert [v["ticket"] for v in order] == sorted(v["ticket"] for v in completed)
     final = api.stats(event_id)
     assert (final["completed"], final["processing"], final["queued"]) == (20, 0, 0)
-
-
-def test_unfinished_checkout_expires_by_timer_and_the_next_is_admitted(api: Client) -> None:
-    """Given a cap of 1 and a 3-second checkout window, when the admitted user never completes, the
-    runtime's timer expires the checkout and the waiting user is admitted; the late token is refused."""
-    event_id = api.event(max_concurrent=1, checkout_minutes=0.05, session_ttl_minutes=1)
-    first_user, second_user = dev_token("slow", ["patient"]), dev_token("next", ["patient"])
-    first = api.call("POST", f"/waitroom/events/{event_id}/join", first_user).json()
-    second = api.call("POST", f"/waitroom/events/{event_id}/join", second_user).json()
-    assert (first["status"], second["status"], second["people_ahead"]) == ("admitted", "queued", 0)
-
-    admitted = eventually(
-        lambda: (v := api.status(second, second_user))["status"] == "admitted" and v, 30, 0.5, "next admitted"
-    )
-
-    assert admitted["checkout_token"] and api.status(first, first_user)["status"] == "expired"
-    late = api.call(
-        "POST", f"/waitroom/sessions/{first['id']}/complete", json={"token": first["checkout_token"]}
-    )
-    assert late.status_code == 401 and late.json()["error"]["code"] == "token_expired"
-    assert api.stats(event_id)["expired"] == 1
-    health = api.call("GET", "/waitroom/health").json()
-    assert health["status"] == "ok" and health["signing_kid"]
