@@ -12,7 +12,7 @@ from collections.abc import Callable
 import click
 
 from chalicelib.consult import handlers, logic, service  # handlers: registers the timer kinds
-from chalicelib.consult.models import appointments, sessions
+from chalicelib.consult.models import appointments, items, sessions
 from chalicelib.consult.models.items import Session
 from chalicelib.consult.settings import settings
 from chalicelib.core import clock
@@ -28,7 +28,7 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
 
 def _sessions(calls: bool | None) -> list[Session]:
     found = []
-    for session_id in sessions.open_ids("session"):
+    for session_id in items.open_ids("session"):
         session = sessions.get_session(session_id)
         if session is not None and (calls is None or (session.kind != "text") == calls):
             found.append(session)
@@ -123,7 +123,7 @@ def expire(dry_run: bool, verbose: bool) -> None:
     """Cancel pending appointments whose time passed or that waited 24 h; release their slots."""
     cfg = settings()
     checked = changed = 0
-    for appointment_id in sessions.open_ids("appointment"):
+    for appointment_id in items.open_ids("appointment"):
         appointment = appointments.get_appointment(appointment_id)
         if appointment is None:
             continue

@@ -19,6 +19,7 @@ prefixed by type (``SESSION#``, ``APPT#``, ``LEDGER#``) and then ordered by ``cl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -267,17 +268,14 @@ def appointment_sort(at: float, appointment_id: str = "") -> str:
 SESSIONS, APPOINTMENTS, LEDGER, MESSAGES = "SESSION#", "APPT#", "LEDGER#", "MSG#"
 
 
-def message_after(message_id: str) -> str:
-    """The sort key a page of messages continues after."""
-    return f"MSG#{message_id}"
-
-
 def marker(kind: str, item_id: str) -> OpenMarker:
     return OpenMarker(f"OPEN#{kind}", item_id, item_id=item_id)
 
 
-def open_partition(kind: str) -> str:
-    return f"OPEN#{kind}"
+def open_ids(kind: str) -> Iterator[str]:
+    """Ids of open items of a type (``session`` or ``appointment``), for the reconcile commands."""
+    for item in OpenMarker.query(f"OPEN#{kind}"):
+        yield item.item_id
 
 
 # --- new items --------------------------------------------------------------------------------

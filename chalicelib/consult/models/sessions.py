@@ -5,7 +5,6 @@ Each write that reports to users emits its ``Notice`` in the same transaction.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.consult import logic
@@ -26,15 +25,9 @@ def sessions_of(sub: str, role: str, limit: int = 50) -> list[Session]:
 
 
 def messages(session_id: str, limit: int = 100, after: str | None = None) -> list[Message]:
-    partition = items.session_key(session_id)[0]
-    condition = Message.sk > items.message_after(after) if after else Message.sk.startswith(items.MESSAGES)
+    partition, after_key = items.message_key(session_id, after or "")
+    condition = Message.sk > after_key if after else Message.sk.startswith(items.MESSAGES)
     return list(Message.query(partition, condition, consistent_read=True, limit=limit))
-
-
-def open_ids(kind: str) -> Iterator[str]:
-    """Ids of open items of a type (``session`` or ``appointment``), for the reconcile commands."""
-    for item in items.OpenMarker.query(items.open_partition(kind)):
-        yield item.item_id
 
 
 def create(session: Session, notice: Notice) -> None:
