@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # each bench runs its own local stack
+
 ROOT = Path(__file__).resolve().parents[2]
 # Every bench script: a new one is covered the day it lands (``make bench`` globs the same way).
 BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem not in ("__init__", "common"))
