@@ -14,6 +14,7 @@ from librouteros.query import Key
 from chalicelib.core.auth import dev_token
 from infra.local.hotspot import daraja_config
 from infra.local.stack import LocalStack
+from tests.e2e.conftest import WAIT
 from tests.helpers import eventually
 
 
@@ -38,7 +39,7 @@ def shop(stack: LocalStack, admin_headers: dict[str, str]) -> dict[str, Any]:
             "password": env["MUDA_LOCAL_ROUTER_PASSWORD"],
             "login_url": f"{env['MUDA_LOCAL_DARAJA_URL']}/hotspot-login",
         },
-        timeout=30,
+        timeout=WAIT,
     )
     assert router.status_code == 201, router.text
     rid = router.json()["router_id"]
@@ -48,7 +49,7 @@ def shop(stack: LocalStack, admin_headers: dict[str, str]) -> dict[str, Any]:
             f"{stack.api_url}/admin/packages",
             headers=admin_headers,
             json={**fields, "router_ids": [rid]},
-            timeout=30,
+            timeout=WAIT,
         )
         assert response.status_code == 201, response.text
         return response.json()
@@ -103,17 +104,19 @@ def initiate(
             "router_id": rid,
             "ip": "10.5.50.23",
         },
-        timeout=30,
+        timeout=WAIT,
     )
     assert response.status_code == 202, response.text
     return response.json()
 
 
 def status(stack: LocalStack, payment_id: str) -> dict[str, Any]:
-    return requests.get(f"{stack.api_url}/payments/{payment_id}", timeout=10).json()
+    return requests.get(f"{stack.api_url}/payments/{payment_id}", timeout=60).json()
 
 
-def wait_status(stack: LocalStack, payment_id: str, wanted: set[str], timeout: float = 30) -> dict[str, Any]:
+def wait_status(
+    stack: LocalStack, payment_id: str, wanted: set[str], timeout: float = WAIT
+) -> dict[str, Any]:
     return eventually(
         lambda: (s := status(stack, payment_id))["status"] in wanted and s,
         timeout=timeout,
@@ -123,7 +126,7 @@ def wait_status(stack: LocalStack, payment_id: str, wanted: set[str], timeout: f
 
 def events(stack: LocalStack, headers: dict[str, str], kind: str) -> list[dict[str, Any]]:
     response = requests.get(
-        f"{stack.api_url}/admin/events?type={kind}&limit=200", headers=headers, timeout=10
+        f"{stack.api_url}/admin/events?type={kind}&limit=200", headers=headers, timeout=60
     )
     return response.json()["events"]
 

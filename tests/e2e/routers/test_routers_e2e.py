@@ -19,6 +19,7 @@ from chalicelib.core.aws import client, queue_url
 from chalicelib.core.config import get_settings
 from infra.local.routeros import SimulatorControl
 from infra.local.stack import LocalStack
+from tests.e2e.conftest import WAIT
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
@@ -133,17 +134,17 @@ def test_down_past_the_last_try_then_redriven(stack: LocalStack, router: dict[st
     router["control"].faults(down=True)
     send(command)
 
-    eventually(status_is(subscription_id, "provision_failed"), timeout=60, what="provision_failed")
+    eventually(status_is(subscription_id, "provision_failed"), timeout=WAIT, what="provision_failed")
     assert "refused the connection" in subscription(subscription_id)["provision_error"]
     queue = get_settings().name("provisioning")
     dead = eventually(
         lambda: [d for d in ops_queues.dead_letters(queue) if subscription_id in d.body],
-        timeout=30,
+        timeout=WAIT,
         what="in DLQ",
     )
     assert "refused the connection" in dead[0].error
 
     router["control"].faults(down=False)
     assert ops_queues.redrive(dead[0].message_id, queue) == 1
-    eventually(status_is(subscription_id, "provisioned"), timeout=30, what="provisioned after redrive")
+    eventually(status_is(subscription_id, "provisioned"), timeout=WAIT, what="provisioned after redrive")
     assert on_router(stack, ("ip", "hotspot", "user"), name=username)

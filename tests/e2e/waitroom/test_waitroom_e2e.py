@@ -14,6 +14,7 @@ import requests
 from chalicelib.core.auth import dev_token
 from chalicelib.core.ids import new_id
 from infra.local.stack import LocalStack
+from tests.e2e.conftest import WAIT
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,7 @@ class Client:
 
     def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.http.request(method, self.url + path, headers=headers, timeout=30, **kw)
+        return self.http.request(method, self.url + path, headers=headers, timeout=WAIT, **kw)
 
     def event(self, **fields: Any) -> str:
         event_id = f"e2e-{new_id()}"
@@ -61,7 +62,7 @@ def test_burst_of_joins_never_passes_the_cap_and_completions_admit_in_order(api:
         )
     assert all(r.status_code == 200 for r in joined), [r.text for r in joined if r.status_code != 200]
     sessions = {r.json()["user_id"]: r.json() for r in joined}
-    stats = eventually(lambda: (s := api.stats(event_id))["processing"] == 5 and s, 20, 0.2, "5 processing")
+    stats = eventually(lambda: (s := api.stats(event_id))["processing"] == 5 and s, WAIT, 0.2, "5 processing")
     assert stats["queued"] == 15 and stats["admitted"] == 5
 
     keys = jwt.PyJWKSet.from_dict(api.call("GET", "/waitroom/.well-known/jwks.json").json())
