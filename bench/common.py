@@ -136,6 +136,9 @@ def emulator(env: dict[str, str], log_dir: Path, **stack: Any) -> Iterator[Any]:
 def quiet() -> None:
     """Keep the figures readable: no INFO logs, no EMF metric lines on stdout."""
     import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", "No application metrics to publish")
 
     from chalicelib.core.observability import logger, metrics
 
