@@ -10,7 +10,9 @@ Run from the repository root:
    ``TimersDue`` / event ``TimersDueSqsEventSource`` in the SAM output), so a product's new
    consumer needs no edit here;
    then runs ``chalice package --stage STAGE --merge-template OUT/chalice-merge.json OUT/chalice``
-   (this pip-installs requirements.txt for Lambda, so it needs the package index);
+   (this pip-installs requirements.txt for Lambda, so it needs the package index -- once: the
+   dependency zip Chalice builds is kept under ``.cache/package/`` and reused while
+   requirements.txt is unchanged, with the app's current code put into it; ``--fresh`` skips it);
 3. checks that every SQS event source of the generated SAM functions reports batch item failures;
 4. copies ``infra/template.yaml`` to ``OUT/template.yaml``;
 5. runs cfn-lint on ``OUT/chalice/sam.json`` and ``OUT/template.yaml``.
@@ -22,16 +24,22 @@ Exits 0 when all is well, 1 when packaging or a check fails or cfn-lint reports 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
 DEPLOYMENTS_CACHE = ROOT / ".chalice" / "deployments"
+# Dependencies kept between runs: Chalice's zip (its file name is Chalice's hash of
+# requirements.txt and the Python version) and the router provisioner's pip target.
+PACKAGE_CACHE = ROOT / ".cache" / "package"
 LINT_REGIONS = ("us-east-1", "af-south-1")
 BATCH_FAILURES = "ReportBatchItemFailures"
 
@@ -66,9 +74,61 @@ def merge_template() -> dict:
     return {"Resources": resources}
 
 
-def chalice_package(stage: str, outdir: Path) -> Path:
+def _packager() -> Any:
+    from chalice.deploy.packager import LambdaDeploymentPackager
+    from chalice.utils import UI, OSUtils
+
+    return LambdaDeploymentPackager(OSUtils(), None, UI())  # type: ignore[arg-type]
+
+
+def _dependency_zip() -> Path:
+    """The file Chalice looks for in ``.chalice/deployments``: named by Chalice's hash of
+    requirements.txt (and vendor/) and the Lambda Python version it packages for."""
+    version = "python{}.{}".format(*sys.version_info[:2])
+    return Path(_packager().deployment_package_filename(str(ROOT), version))
+
+
+def _restore_dependency_zip() -> None:
+    """Put the cached dependencies where Chalice looks, with the app's current code added.
+
+    Chalice reuses ``.chalice/deployments/<requirements hash>.zip`` as it is, app code
+    included, which is why that folder is deleted around every run. The cache holds the
+    dependencies only; the current ``app.py``, ``chalicelib/`` and Chalice runtime files are
+    appended by Chalice's own file list. A changed requirements.txt changes the name Chalice
+    asks for, so it builds (pip) afresh."""
+    target = _dependency_zip()
+    cached = PACKAGE_CACHE / "deployments" / target.name
+    if not cached.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, target)
+    with zipfile.ZipFile(target, "a", zipfile.ZIP_DEFLATED) as archive:
+        _packager()._add_app_files(archive, str(ROOT))
+
+
+def _keep_dependency_zip() -> None:
+    """After a build, keep its dependencies (the zip without the app's files) for next time;
+    only the current requirements' zip is kept."""
+    built = _dependency_zip()
+    keep = PACKAGE_CACHE / "deployments"
+    if not built.is_file() or (keep / built.name).is_file():
+        return
+    shutil.rmtree(keep, ignore_errors=True)
+    keep.mkdir(parents=True)
+    staging = keep / (built.name + ".tmp")
+    app_files = ("app.py", "chalicelib/", "chalice/")
+    with zipfile.ZipFile(built) as source, zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as deps:
+        for entry in source.infolist():
+            if entry.filename != app_files[0] and not entry.filename.startswith(app_files[1:]):
+                deps.writestr(entry, source.read(entry.filename))
+    staging.rename(keep / built.name)
+
+
+def chalice_package(stage: str, outdir: Path, cache: bool = True) -> Path:
     """Run `chalice package` with the merge template; return the path of sam.json."""
     shutil.rmtree(DEPLOYMENTS_CACHE, ignore_errors=True)
+    if cache:
+        _restore_dependency_zip()
     shutil.rmtree(outdir, ignore_errors=True)
     merge = outdir.parent / "chalice-merge.json"
     merge.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +148,8 @@ def chalice_package(stage: str, outdir: Path) -> Path:
     print("+", " ".join(cmd), flush=True)
     try:
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+        if cache:
+            _keep_dependency_zip()
     finally:
         shutil.rmtree(DEPLOYMENTS_CACHE, ignore_errors=True)
     return outdir / "sam.json"
@@ -145,11 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist)")
     parser.add_argument("--regions", nargs="+", default=list(LINT_REGIONS), help="cfn-lint regions")
     parser.add_argument("--strict", action="store_true", help="fail on cfn-lint warnings too")
+    parser.add_argument(
+        "--fresh", action="store_true", help="pip-install the dependencies again (ignore .cache/package)"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
 
     try:
-        sam_path = chalice_package(args.stage, out / "chalice")
+        sam_path = chalice_package(args.stage, out / "chalice", cache=not args.fresh)
     except subprocess.CalledProcessError as exc:
         print(f"chalice package failed (exit {exc.returncode})", file=sys.stderr)
         return 1
@@ -157,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     shutil.copyfile(TEMPLATE, out / "template.yaml")
     try:
-        print("router provisioner:", package_router_provisioner(out))
+        print("router provisioner:", package_router_provisioner(out, cache=not args.fresh))
     except subprocess.CalledProcessError as exc:
         print(f"router provisioner packaging failed (exit {exc.returncode})", file=sys.stderr)
         return 1
@@ -177,30 +242,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def package_router_provisioner(outdir: Path) -> Path:
+def package_router_provisioner(outdir: Path, cache: bool = True) -> Path:
     """Zip the VPC Lambda ``functions/router_provisioner`` with its own requirements (librouteros;
     boto3 is in the Lambda runtime) into ``OUT/router_provisioner.zip``: the package at the zip's
     root, so its handlers are ``router_provisioner.handler.handle`` / ``.health_check``. Upload it
-    and pass its bucket/key as the template's RouterProvisionerCode* parameters (docs/routers.md)."""
+    and pass its bucket/key as the template's RouterProvisionerCode* parameters (docs/routers.md).
+    The pip-installed requirements are kept under ``.cache/package/`` by the hash of
+    requirements.txt and the Python version (``cache=False`` installs afresh)."""
     source = ROOT / "functions" / "router_provisioner"
+    requirements = source / "requirements.txt"
     build = outdir / "router_provisioner-build"
     shutil.rmtree(build, ignore_errors=True)
-    build.mkdir(parents=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-compile",
-            "--target",
-            str(build),
-            "-r",
-            str(source / "requirements.txt"),
-        ],
-        check=True,
-    )
+    key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:16]
+    deps = PACKAGE_CACHE / f"router_provisioner-{key}"
+    if not cache or not deps.is_dir():
+        staging = deps.with_name(deps.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-compile",
+                "--target",
+                str(staging),
+                "-r",
+                str(requirements),
+            ],
+            check=True,
+        )
+        shutil.rmtree(deps, ignore_errors=True)
+        staging.rename(deps)  # complete or absent: an interrupted install is never reused
+    shutil.copytree(deps, build)
     shutil.copytree(source, build / "router_provisioner", ignore=shutil.ignore_patterns("__pycache__"))
     archive = shutil.make_archive(str(outdir / "router_provisioner"), "zip", build)
     shutil.rmtree(build, ignore_errors=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -12,6 +10,7 @@ from chalicelib.core import clock, db, timers
 from chalicelib.core.db import MudaModel
 from chalicelib.ops import models
 from chalicelib.ops.handlers import PROBE
+from tests.support.races import race
 
 pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("tables")]
 RACERS = 20
@@ -23,17 +22,12 @@ def no_arming(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(timers, "_arm", lambda item, now: None)
 
 
-def race(fn, n: int = RACERS) -> list:
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(lambda _: fn(), range(n)))
-
-
 def test_concurrent_claims_fire_a_timer_once() -> None:
     """Given a due timer, when 20 consumers deliver it at once, exactly one claim wins."""
     due = round(clock.now(), 3)
     timers.schedule(PROBE, "c1.1", due)
 
-    outcomes = race(lambda: timers.fire(timers.timer_id(PROBE, "c1.1"), due))
+    outcomes = race(lambda: timers.fire(timers.timer_id(PROBE, "c1.1"), due), n=RACERS, strict=True)
 
     assert sorted(outcomes) == ["duplicate"] * (RACERS - 1) + ["fired"]
     assert [p.executions for p in models.probes("c1")] == [1]
@@ -43,7 +37,9 @@ def test_concurrent_claims_fire_a_timer_once() -> None:
 def test_concurrent_schedules_of_the_same_timer_write_once() -> None:
     """Given 20 callers scheduling the same (kind, key, due_at), exactly one writes it."""
     due = clock.now() + 30
-    assert sorted(race(lambda: timers.schedule(PROBE, "c2.1", due))) == [False] * (RACERS - 1) + [True]
+    assert sorted(race(lambda: timers.schedule(PROBE, "c2.1", due), n=RACERS, strict=True)) == [False] * (
+        RACERS - 1
+    ) + [True]
 
 
 def test_claim_refuses_a_moved_timer_and_cancel_beats_late_claims() -> None:
@@ -54,7 +50,7 @@ def test_claim_refuses_a_moved_timer_and_cancel_beats_late_claims() -> None:
     tid = timers.timer_id(PROBE, "c3.1")
     assert timers.fire(tid, now) == "duplicate"
     assert timers.cancel(PROBE, "c3.1") is True
-    assert race(lambda: timers.fire(tid, now + 100), 5) == ["duplicate"] * 5
+    assert race(lambda: timers.fire(tid, now + 100), n=5, strict=True) == ["duplicate"] * 5
 
 
 def test_cancel_racing_delivery_has_one_winner() -> None:
@@ -66,10 +62,10 @@ def test_cancel_racing_delivery_has_one_winner() -> None:
 
     def contest(n: int) -> tuple[bool, list[str]]:
         tid = timers.timer_id(PROBE, f"c5.{n}")
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            cancelled = pool.submit(timers.cancel, PROBE, f"c5.{n}")
-            fired = [pool.submit(timers.fire, tid, due) for _ in range(5)]
-            return cancelled.result(), [f.result() for f in fired]
+        cancelled, *fired = race(
+            [lambda: timers.cancel(PROBE, f"c5.{n}")] + [lambda: timers.fire(tid, due)] * 5, strict=True
+        )
+        return cancelled, fired
 
     for n in range(10):
         cancelled, outcomes = contest(n)
@@ -130,7 +126,7 @@ def test_racing_bills_of_one_interval_move_money_once() -> None:
     Wallet("patient-1", "WALLET", credits=3).save()
     Wallet("doctor-1", "WALLET", credits=0).save()
 
-    results = race(lambda: bill_interval("patient-1", "doctor-1", "s1", 1))
+    results = race(lambda: bill_interval("patient-1", "doctor-1", "s1", 1), n=RACERS, strict=True)
 
     assert results.count(True) == 1
     assert Wallet.get("patient-1", "WALLET", consistent_read=True).credits == 2
@@ -143,7 +139,7 @@ def test_credits_never_go_negative_under_racing_intervals() -> None:
     Wallet("doctor-2", "WALLET", credits=0).save()
     counter = iter(range(1000))
 
-    results = race(lambda: bill_interval("patient-2", "doctor-2", "s2", next(counter)))
+    results = race(lambda: bill_interval("patient-2", "doctor-2", "s2", next(counter)), n=RACERS, strict=True)
 
     assert results.count(True) == 3
     assert Wallet.get("patient-2", "WALLET", consistent_read=True).credits == 0

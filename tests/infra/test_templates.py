@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -39,24 +40,26 @@ def template() -> dict:
     return decoded
 
 
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
+@pytest.fixture(scope="module")
+def aws() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.delenv("AWS_PROFILE", raising=False)
+        with mock_aws():
+            yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stack(aws) -> dict[str, str]:
-    """The template created on in-process moto with Stage=test; returns its outputs."""
+    """The template created on in-process moto with Stage=test, once for the module (the tests
+    only read it, but for one muda.* event put on the bus); returns its outputs."""
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(
         StackName=f"muda-{STAGE}",
@@ -298,7 +301,8 @@ def test_stage_policy_reaches_only_its_own_stage(stage):
 
 def test_chalice_package_lints_clean_and_reports_batch_failures(tmp_path):
     """Given the Chalice app (the merge template is made from its SQS handlers)
-    When infra/package.py packages the dev stage (pip-installing requirements: ~30-60 s)
+    When infra/package.py packages the dev stage (pip-installing requirements once, then reusing
+    them from .cache/package/ while requirements.txt is unchanged)
     Then it succeeds, sam.json lints clean, and every SQS event source reports batch item
     failures."""
     result = subprocess.run(

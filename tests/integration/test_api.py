@@ -195,11 +195,63 @@ def test_bad_query_is_400(api: Client, token) -> None:
 
 
 @pytest.mark.usefixtures("fresh_stack")  # any test's message left on a shared queue ages into "degraded"
-def test_health_reports_tables_and_queues(api: Client) -> None:
-    """Given the stack, /health answers ok with a check per table and queue, without a token."""
-    body = json.loads(api.http.get("/health").body)
-    assert body["status"] == "ok"
-    assert {k.split(":")[0] for k in body["checks"]} == {"table", "queue"}
+def health_of(api: Client) -> tuple[int, dict]:
+    response = api.http.get("/health")
+    return response.status_code, json.loads(response.body)
+
+
+def test_health_is_ok_with_fresh_heartbeats(api: Client, clock) -> None:
+    """Given the event runtime and the sweeper just beat, /health answers 200 ok without a token,
+    with a check per table, queue and heartbeat."""
+    from chalicelib.core import health
+
+    health.beat(health.RUNTIME)
+    health.beat(health.SWEEPER, rounds=1)
+
+    status, body = health_of(api)
+
+    assert status == 200 and body["status"] == "ok", body["checks"]
+    assert {k.split(":")[0] for k in body["checks"]} == {"table", "queue", "heartbeat"}
+    assert {b["status"] for b in body["heartbeats"].values()} == {"alive"}
+    assert body["heartbeats"]["sweeper"]["info"]["rounds"] == 1
+
+
+def test_health_is_degraded_when_the_runtime_stops_beating(api: Client, clock) -> None:
+    """Given both heartbeats, when the runtime's is older than its stale age (the sweeper's is
+    not), /health answers 503 degraded and names the runtime stale."""
+    from chalicelib.core import health
+    from chalicelib.core.config import get_settings
+
+    health.beat(health.RUNTIME)
+    health.beat(health.SWEEPER)
+    clock.advance(get_settings().health_runtime_stale_seconds + 1)
+    health.beat(health.SWEEPER)
+
+    status, body = health_of(api)
+
+    assert status == 503 and body["status"] == "degraded"
+    assert body["checks"]["heartbeat:runtime"] == "stale" and body["checks"]["heartbeat:sweeper"] == "ok"
+    assert body["heartbeats"]["runtime"]["age_seconds"] > body["heartbeats"]["runtime"]["stale_after_seconds"]
+
+
+def test_health_is_degraded_when_a_queue_waits_too_long(api: Client, clock, monkeypatch) -> None:
+    """Given live heartbeats but a queue whose oldest message waited past the stale age (as
+    CloudWatch reports it on AWS), /health answers 503 naming the queue."""
+    from chalicelib.core import health
+    from chalicelib.core.config import get_settings
+
+    queue = get_settings().timers_queue
+    stale = get_settings().health_queue_stale_seconds + 5
+    monkeypatch.setattr(
+        health, "_cloudwatch_ages", lambda queues: {queue: {"oldest_age_seconds": stale, "visible": None}}
+    )
+    health.beat(health.RUNTIME)
+    health.beat(health.SWEEPER)
+
+    status, body = health_of(api)
+
+    assert status == 503 and body["checks"][f"queue-age:{queue}"].startswith("stale")
+    assert body["queues"][queue]["status"] == "stale" and body["queues"][queue]["source"] == "cloudwatch"
 
 
 def test_openapi_documents_every_route(api: Client) -> None:

@@ -41,9 +41,13 @@ def test_due_soon_is_armed_on_sqs_with_its_delay(clock) -> None:
     item = timers.get(PROBE, "r.1")
     assert item.state == timers.PENDING and item.via == "sqs"
     assert armed(PROBE, "r.1") == 1
-    assert client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(get_settings().timers_queue), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
-    )["Attributes"]["ApproximateNumberOfMessagesDelayed"] != "0"
+    assert (
+        client("sqs").get_queue_attributes(
+            QueueUrl=queue_url(get_settings().timers_queue),
+            AttributeNames=["ApproximateNumberOfMessagesDelayed"],
+        )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
+        != "0"
+    )
 
 
 def test_due_later_goes_to_scheduler_with_lead_and_deterministic_name(clock) -> None:

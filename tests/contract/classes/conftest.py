@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from chalicelib.classes import handlers, models, service
 from chalicelib.classes.models import items
 from chalicelib.core import events, timers
+from tests.support.races import race  # noqa: F401  (the tests import it from here)
 
 
 @pytest.fixture(autouse=True)
@@ -41,18 +40,3 @@ def academy(preparation: float = 10, buffer: float = 5, tolerance: float = 15) -
         buffer_minutes=buffer,
         late_tolerance_minutes=tolerance,
     )
-
-
-def race(fns: list[Callable[[], Any]]) -> list[Any]:
-    """Run the callables at once (a barrier lines them up) and return results or exceptions."""
-    barrier = threading.Barrier(len(fns))
-
-    def run(fn: Callable[[], Any]) -> Any:
-        barrier.wait()
-        try:
-            return fn()
-        except Exception as error:
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(fns)) as pool:
-        return list(pool.map(run, fns))

@@ -6,13 +6,12 @@ are collected instead of published: the data layer is under test."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from chalicelib.consult import handlers, models  # handlers: the timer kinds
 from chalicelib.core import db, events, timers
+from tests.support.races import race  # noqa: F401  (the tests import it from here)
 
 assert handlers.blueprint
 
@@ -32,19 +31,6 @@ class _NoService:
 
     def __getattr__(self, name: str) -> Callable[..., dict]:
         return lambda **kwargs: {}
-
-
-def race(*jobs: Callable[[], Any]) -> list[Any]:
-    """Run every job at once on its own thread; each result, or the exception it raised."""
-
-    def run(job: Callable[[], Any]) -> Any:
-        try:
-            return job()
-        except Exception as error:  # the race's losers may refuse; the test reads what happened
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(run, jobs))
 
 
 def give_credits(patient: str, n: int, kind: str = "text") -> None:

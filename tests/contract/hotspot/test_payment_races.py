@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +16,7 @@ from chalicelib.core import clock, db, events, ids, timers
 from chalicelib.hotspot import messages, service
 from chalicelib.hotspot.models import catalog, payments
 from chalicelib.hotspot.models.items import PackageItem, PaymentItem, SubscriptionItem
+from tests.support.races import race
 
 pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("tables")]
 
@@ -83,17 +83,6 @@ def pending(package: PackageItem, phone: str = "254712000001") -> PaymentItem:
     )
 
 
-def race(fn: Any, n: int) -> list[Any]:
-    barrier = threading.Barrier(n)
-
-    def run(_: int) -> Any:
-        barrier.wait()
-        return fn()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
-
-
 def subscriptions_of(phone: str) -> list[SubscriptionItem]:
     return [s for s in SubscriptionItem.scan(SubscriptionItem.sk == "SUB") if s.phone == phone]
 
@@ -109,7 +98,8 @@ def test_50_concurrent_duplicate_success_callbacks_buy_once(package: PackageItem
         lambda: service.settle(
             payment.checkout_request_id, "0", "ok", Decimal("20"), "RCPTRACE50", "callback"
         ),
-        50,
+        n=50,
+        strict=True,
     )
 
     assert Counter(outcomes) == {"paid": 1, "duplicate": 49}
@@ -139,7 +129,7 @@ def test_callback_racing_the_query_settles_once(package: PackageItem, outbox: Ou
             call = next(it)
         return call()
 
-    outcomes = race(next_call, 20)
+    outcomes = race(next_call, n=20, strict=True)
     assert Counter(outcomes)["paid"] == 1 and Counter(outcomes)["duplicate"] == 19
     assert len(outbox.commands) == 1 and len(outbox.events) == 1
 
@@ -157,7 +147,7 @@ def test_one_receipt_on_two_payments_pays_one(package: PackageItem, outbox: Outb
             cid = next(targets)
         return service.settle(cid, "0", "ok", Decimal("20"), "RCPTSHARED", "callback")
 
-    assert sorted(race(apply, 2)) == ["paid", "receipt_reused"]
+    assert sorted(race(apply, n=2, strict=True)) == ["paid", "receipt_reused"]
     assert len(outbox.commands) == 1
     assert sorted(n for n, _ in outbox.events) == ["PaymentFailed", "PaymentProcessed"]
 
@@ -178,7 +168,7 @@ def test_a_phone_buying_twice_at_once_gets_one_extended_subscription(
             cid, receipt = next(targets)
         return service.settle(cid, "0", "ok", Decimal("20"), receipt, "callback")
 
-    assert race(apply, 2) == ["paid", "paid"]
+    assert race(apply, n=2, strict=True) == ["paid", "paid"]
     subs = subscriptions_of(phone)
     assert len(subs) == 1
     sub = subs[0]
@@ -218,7 +208,7 @@ def test_expiry_racing_a_renewal_never_loses_the_renewal(package: PackageItem, o
                 call = next(calls)
             return call()
 
-        race(run, 2)
+        race(run, n=2, strict=True)
     finally:
         clock.set_clock(None)
     active = [s for s in subscriptions_of(phone) if s.status == "active"]

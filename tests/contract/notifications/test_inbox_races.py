@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from chalicelib.notifications import models
 from chalicelib.notifications.handlers import deliver
+from tests.support.races import race
 
 pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("tables")]
 
@@ -21,8 +20,7 @@ def test_twenty_concurrent_deliveries_of_one_event_store_one_item_per_recipient(
         "time": "2026-11-25T10:00:00Z",
         "detail": {"recipients": ["n-user-1", "n-user-2"], "message": "Your call failed"},
     }
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        stored = list(pool.map(lambda _: deliver(envelope), range(20)))
+    stored = race(lambda: deliver(envelope), n=20, strict=True)
 
     assert sum(stored) == 2
     for user in ("n-user-1", "n-user-2"):

@@ -4,7 +4,6 @@ record once, and a stale command never overwrites a newer one."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -14,6 +13,7 @@ from functions.router_provisioner.config import Settings
 from functions.router_provisioner.logic import Command
 from functions.router_provisioner.router import Router
 from functions.router_provisioner.store import Store
+from tests.support.races import race
 
 pytestmark = pytest.mark.contract
 
@@ -46,17 +46,12 @@ def read(subscription_id: str) -> dict:
     return table().get_item(Key={"pk": f"SUB#{subscription_id}", "sk": "SUB"}, ConsistentRead=True)["Item"]
 
 
-def race(count: int, work) -> list:
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(lambda _: work(), range(count)))
-
-
 def test_racing_tries_provision_once(store: Store):
     """Given a pending subscription
     When 12 duplicate tries mark it provisioned at the same moment
     Then exactly one wins (and owes the one UserProvisioned event)."""
     command = subscription("sub_race1", 1)
-    wins = race(12, lambda: store.mark_provisioned(command, 1))
+    wins = race(lambda: store.mark_provisioned(command, 1), n=12, strict=True)
     assert wins.count(True) == 1
     item = read("sub_race1")
     assert (item["provision_status"], item["provision_event"]) == ("provisioned", "UserProvisioned")
@@ -68,8 +63,9 @@ def test_success_and_give_up_race_success_stays(store: Store):
     Then once provisioned it is never turned into provision_failed."""
     command = subscription("sub_race2", 1)
     results = race(
-        10,
         lambda: (store.mark_provisioned(command, 2), store.mark_failed(command, "router down", 6)),
+        n=10,
+        strict=True,
     )
     assert sum(won for won, _ in results) == 1
     assert read("sub_race2")["provision_status"] == "provisioned"
@@ -81,7 +77,9 @@ def test_stale_version_never_writes(store: Store):
     Then nothing changes."""
     subscription("sub_race3", 2)
     stale = Command("provision", "sub_race3", "rtr_1", 1, "u1")
-    results = race(6, lambda: (store.mark_provisioned(stale, 1), store.mark_failed(stale, "x", 6)))
+    results = race(
+        lambda: (store.mark_provisioned(stale, 1), store.mark_failed(stale, "x", 6)), n=6, strict=True
+    )
     assert results == [(False, False)] * 6
     assert read("sub_race3")["provision_status"] == "pending"
 
@@ -92,7 +90,7 @@ def test_deprovision_once_after_provision(store: Store):
     Then one wins; a late provision of the same version can no longer bring it back."""
     command = subscription("sub_race4", 3, status="provisioned")
     deprovision = Command("deprovision", "sub_race4", "rtr_1", 3, "u1")
-    assert race(8, lambda: store.mark_deprovisioned(deprovision, 1)).count(True) == 1
+    assert race(lambda: store.mark_deprovisioned(deprovision, 1), n=8, strict=True).count(True) == 1
     assert store.mark_provisioned(command, 1) is False
     assert read("sub_race4")["provision_status"] == "deprovisioned"
 
@@ -116,9 +114,9 @@ def test_racing_health_checks_report_one_change(store: Store):
         }
     )
     router = Router("rtr_race", "race", "127.0.0.1", 8728, "muda", "secret")
-    down = race(10, lambda: store.set_router_status(router, False, "refused"))
+    down = race(lambda: store.set_router_status(router, False, "refused"), n=10, strict=True)
     assert [d for d in down if d is not None] == ["online"]
-    up = race(10, lambda: store.set_router_status(router, True, None))
+    up = race(lambda: store.set_router_status(router, True, None), n=10, strict=True)
     assert [u for u in up if u is not None] == ["offline"]
     item = table().get_item(Key={"pk": "ROUTER#rtr_race", "sk": "ROUTER"})["Item"]
     assert item["status"] == "online" and "status_error" not in item and item["last_seen_at"] > 0

@@ -3,21 +3,15 @@ racing the admitter strand nobody, and a user racing themself gets one session."
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from chalicelib.core import clock
 from chalicelib.waitroom import logic, models, service
 from tests.contract.waitroom.conftest import sessions
+from tests.support.races import race_indexed
 
 pytestmark = pytest.mark.contract
 RACERS = 20
-
-
-def race(fn, n: int = RACERS) -> list:
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(lambda i: fn(i), range(n)))
 
 
 def free_slots_without_admitting(event_id: str) -> None:
@@ -37,7 +31,7 @@ def test_twenty_concurrent_admission_attempts_never_pass_the_cap(make_event, bat
     free_slots_without_admitting(event.event_id)
     assert models.events.get_event(event.event_id).processing == 0
 
-    results = race(lambda _: len(service.admit(event.event_id).admitted))
+    results = race_indexed(lambda _: len(service.admit(event.event_id).admitted), RACERS, strict=True)
 
     assert sum(results) == 5
     after = models.events.get_event(event.event_id)
@@ -54,7 +48,7 @@ def test_a_user_joining_twenty_times_at_once_gets_one_session(make_event) -> Non
     """Given one user racing 20 joins, every call returns the same session and one place exists."""
     event = make_event(max_concurrent=1)
     service.join(event.event_id, "first")
-    ids = race(lambda _: service.join(event.event_id, "racer")[0].session_id)
+    ids = race_indexed(lambda _: service.join(event.event_id, "racer")[0].session_id, RACERS, strict=True)
     assert len(set(ids)) == 1
     racer = [s for s in sessions(event.event_id) if s.user_id == "racer"]
     assert len(racer) == 1 and racer[0].session_id == ids[0]
@@ -64,7 +58,9 @@ def test_joins_racing_admissions_strand_nobody_and_keep_order(make_event) -> Non
     """Given 200 users joining from 20 threads while admission runs (each join triggers it), every
     place ends admitted, never past the cap, and admission order is ticket order."""
     event = make_event(max_concurrent=150, batch_size=10)
-    race(lambda t: [service.join(event.event_id, f"t{t}-u{i}") for i in range(10)])
+    race_indexed(
+        lambda t: [service.join(event.event_id, f"t{t}-u{i}") for i in range(10)], RACERS, strict=True
+    )
     # Any place still queued is behind a gap (a burned ticket) younger than its grace: let it age.
     after_grace = clock.now() + service.settings().gap_grace_seconds + 1
     clock.set_clock(lambda: after_grace)

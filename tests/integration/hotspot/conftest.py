@@ -120,9 +120,7 @@ def new_receipt() -> str:
 
 def subscriptions(router_id: str) -> list[SubscriptionItem]:
     return list(
-        SubscriptionItem.scan(
-            (SubscriptionItem.sk == "SUB") & (SubscriptionItem.router_id == router_id)
-        )
+        SubscriptionItem.scan((SubscriptionItem.sk == "SUB") & (SubscriptionItem.router_id == router_id))
     )
 
 
