@@ -28,9 +28,12 @@ def endpoint_url(service: str | None = None) -> str | None:
         return settings.dynamodb_endpoint_url
     if settings.endpoint_url:
         return settings.endpoint_url
-    # The local stage defaults to the edge endpoint; the ``test`` stage (in-process moto) and
-    # dev/prod use AWS's own endpoints.
-    return "http://localhost:4566" if settings.stage == "local" else None
+    # The local stage defaults to the local stack's ports (`make run`: DynamoDB Local on 8001,
+    # moto_server for the rest on 4566); the ``test`` stage (in-process moto) and dev/prod use
+    # AWS's own endpoints.
+    if settings.stage != "local":
+        return None
+    return "http://localhost:8001" if service == "dynamodb" else "http://localhost:4566"
 
 
 @cache

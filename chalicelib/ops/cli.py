@@ -29,6 +29,31 @@ def queues_cmd() -> None:
     click.echo(table(["queue", "visible", "in flight", "delayed", "dlq"], rows))
 
 
+@main.command("health")
+def health_cmd() -> None:
+    """Whether the event runtime and the sweeper are alive (from their heartbeats) and how long the
+    oldest visible message of each queue has waited; exits 1 when degraded (/health's 503)."""
+    from chalicelib.core import health
+
+    report = health.report()
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} s"
+
+    beats = [
+        (name, b.status, b.at or "never", seconds(b.age_seconds), seconds(b.stale_after_seconds))
+        for name, b in report.heartbeats.items()
+    ]
+    click.echo(table(["heartbeat", "status", "last beat (UTC)", "age", "stale after"], beats))
+    ages = [
+        (name, q.status, "-" if q.visible is None else q.visible, seconds(q.oldest_age_seconds), q.source)
+        for name, q in report.queues.items()
+    ]
+    click.echo(table(["queue", "status", "visible", "oldest waiting", "from"], ages))
+    click.echo(f"status: {report.status}")
+    sys.exit(0 if report.status == "ok" else 1)
+
+
 @main.group()
 def failed() -> None:
     """Dead letters: list them with their error, redrive them."""
