@@ -7,25 +7,21 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from chalicelib.core.schemas import Query
+from chalicelib.core.schemas import Query, RequestBody
 
 USER_ID = r"^[A-Za-z0-9._:@|+-]+$"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AcademyIn(Strict):
+class AcademyIn(RequestBody):
     name: str = Field(min_length=1, max_length=120)
     preparation_minutes: float | None = Field(default=None, ge=0, le=24 * 60)
     buffer_minutes: float | None = Field(default=None, ge=0, le=24 * 60)
     late_tolerance_minutes: float | None = Field(default=None, ge=0, le=24 * 60)
 
 
-class AcademyPatch(Strict):
+class AcademyPatch(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     preparation_minutes: float | None = Field(default=None, ge=0, le=24 * 60)
     buffer_minutes: float | None = Field(default=None, ge=0, le=24 * 60)
@@ -46,7 +42,7 @@ class AcademyOut(BaseModel):
     late_tolerance_minutes: float
 
 
-class ClassIn(Strict):
+class ClassIn(RequestBody):
     academy_id: str = Field(min_length=1, max_length=64)
     teacher_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=USER_ID)
     type: Literal["individual", "group"]
@@ -63,12 +59,12 @@ class ClassIn(Strict):
         return self
 
 
-class RescheduleIn(Strict):
+class RescheduleIn(RequestBody):
     scheduled_at: AwareDatetime
     duration_minutes: float | None = Field(default=None, gt=0, le=12 * 60)
 
 
-class CancelIn(Strict):
+class CancelIn(RequestBody):
     reason: str | None = Field(default=None, max_length=300)
 
 
@@ -131,7 +127,7 @@ class JoinOut(BaseModel):
     expires_at: datetime
 
 
-class AttendanceIn(Strict):
+class AttendanceIn(RequestBody):
     action: Literal["join", "leave"]
 
 
@@ -142,7 +138,7 @@ class AttendanceResult(BaseModel):
     status: str
 
 
-class GrantIn(Strict):
+class GrantIn(RequestBody):
     credits: int = Field(ge=1, le=1000)
     reference: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 

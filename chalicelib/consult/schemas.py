@@ -8,13 +8,13 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from chalicelib.core.schemas import Page, Query
+from chalicelib.core.schemas import Page, Query, RequestBody
 
 UserId = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+-]+$")
 Reference = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/#-]+$")
 
 
-class _In(BaseModel):
+class _In(RequestBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -330,7 +330,7 @@ def openapi(title: str = "Muda", version: str = "1") -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, refs)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
@@ -339,6 +339,25 @@ def openapi(title: str = "Muda", version: str = "1") -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+    return _short_names(document)
+
+
+def _short_names(document: dict[str, Any]) -> dict[str, Any]:
+    """Models of the same name in two products get pydantic's ``chalicelib__ops__schemas__EventOut``;
+    call it ``ops.EventOut`` (every ``$ref`` to it rewritten alike)."""
+    schemas = document["components"]["schemas"]
+    renames = {}
+    for name in schemas:
+        parts = name.split("__")
+        if len(parts) > 2 and parts[0] == "chalicelib":
+            short = f"{parts[1]}.{parts[-1]}"
+            if short not in schemas and short not in renames.values():
+                renames[name] = short
+    text = json.dumps(document)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+        text = text.replace(f'"{old}": {{', f'"{new}": {{')
+    return json.loads(text)
 
 
 def _operation(r: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl
 
-from chalicelib.core.schemas import Query
+from chalicelib.core.schemas import Query, RequestBody
 from chalicelib.hotspot import logic
 
 
@@ -37,14 +37,10 @@ Name = Annotated[str, Field(min_length=1, max_length=80)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 # --- routers -------------------------------------------------------------------------------------
 
 
-class RouterIn(_Strict):
+class RouterIn(RequestBody):
     name: Name
     host: str = Field(min_length=1, max_length=253)
     port: int = Field(default=8728, ge=1, le=65535)
@@ -54,7 +50,7 @@ class RouterIn(_Strict):
     hotspot_server: str | None = Field(default=None, max_length=64)
 
 
-class RouterPatch(_Strict):
+class RouterPatch(RequestBody):
     name: Name | None = None
     host: str | None = Field(default=None, min_length=1, max_length=253)
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -85,7 +81,7 @@ class RouterList(BaseModel):
 # --- packages ------------------------------------------------------------------------------------
 
 
-class PackageIn(_Strict):
+class PackageIn(RequestBody):
     name: Name
     price: int = Field(ge=1, le=250000, description="Whole KES (M-Pesa takes integers).")
     validity_seconds: int = Field(ge=1, le=366 * 86400, description="Wall-clock access from activation.")
@@ -97,7 +93,7 @@ class PackageIn(_Strict):
     active: bool = True
 
 
-class PackagePatch(_Strict):
+class PackagePatch(RequestBody):
     name: Name | None = None
     price: int | None = Field(default=None, ge=1, le=250000)
     validity_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
@@ -147,7 +143,7 @@ class PortalRouter(BaseModel):
 # --- payments ------------------------------------------------------------------------------------
 
 
-class InitiatePayment(_Strict):
+class InitiatePayment(RequestBody):
     package_id: Id
     phone_number: Phone
     mac_address: Mac

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from chalicelib.core.schemas import Page, Query
+from chalicelib.core.schemas import Page, Query, RequestBody
 
 
 class Me(BaseModel):
@@ -38,7 +38,7 @@ class DeadLetterList(BaseModel):
     failed: list[DeadLetterOut]
 
 
-class Redrive(BaseModel):
+class Redrive(RequestBody):
     message_id: str | None = Field(default=None, min_length=1, max_length=128)
     all: bool = False
     queue: str | None = Field(default=None, max_length=80)

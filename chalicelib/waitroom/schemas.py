@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, model_validator
 
-from chalicelib.core.schemas import Query
+from chalicelib.core.schemas import Query, RequestBody
 
 EVENT_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 
@@ -15,9 +15,7 @@ EVENT_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 # --- events -----------------------------------------------------------------------------------
 
 
-class EventConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EventConfig(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     max_concurrent: int | None = Field(default=None, ge=1, le=100_000)
     batch_size: int | None = Field(default=None, ge=1, le=50)
@@ -93,15 +91,11 @@ class Stats(BaseModel):
 # --- sessions ---------------------------------------------------------------------------------
 
 
-class PriorityJoin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PriorityJoin(RequestBody):
     user_id: str = Field(min_length=1, max_length=128)
 
 
-class Complete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Complete(RequestBody):
     token: str = Field(min_length=10, max_length=8192, description="The checkout token of the session.")
 
 
