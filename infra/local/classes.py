@@ -63,7 +63,6 @@ def seed(stack: Any) -> list[str]:
     from chalicelib.classes import handlers, service
 
     assert handlers.moment_due  # registers the classes.moment timer kind the sessions arm
-    api = stack.api_url
     teacher = dev_token(TEACHER, ["teacher"])
     students = {s: dev_token(s, ["student"]) for s in STUDENTS}
     academy = service.create_academy(
@@ -88,20 +87,18 @@ def seed(stack: Any) -> list[str]:
         DEMO_DURATION_MINUTES,
         TEACHER,
     )
-    m = {k: clock.to_datetime(v).isoformat() for k, v in group.schedule.moments().items()}
-    absent_at = clock.to_datetime(single.schedule.moments()["absent"]).isoformat()
+    m = {k: f"{clock.to_datetime(v):%H:%M:%S} UTC" for k, v in group.schedule.moments().items()}
+    absent_at = f"{clock.to_datetime(single.schedule.moments()['absent']):%H:%M:%S} UTC"
     return [
         "",
-        "Classes (docs/classes.md walks through the demo)",
-        f"  academy {academy.academy_id} (ready 1 min before, 0.5 min buffer, absent after 1.5 min)",
-        f"  group class      {group.class_id}  READY {m['ready']}, ONGOING {m['start']}, "
-        f"COMPLETED {m['complete']}",
-        f"  individual class {single.class_id}  ABSENT at {absent_at} unless student-2 joins",
-        f"  teacher-1 token:  {teacher}",
-        f"  student-1 token:  {students['student-1']}",
-        f"  student-2 token:  {students['student-2']}",
-        f"  watch: .venv/bin/muda classes explain {group.class_id}",
-        "  join (once READY):",
-        f"  curl -s -H 'Authorization: Bearer <student-1 token>' {api}/classes/{group.class_id}/join",
-        "",
+        "Classes (docs/classes.md): an academy (ready 1 min before, 0.5 min buffer, absent after "
+        "1.5 min) and two classes",
+        f"  group class      READY {m['ready']}, ONGOING {m['start']}, COMPLETED {m['complete']}",
+        f"  individual class ABSENT at {absent_at} unless student-2 joins",
+        f"  export T={teacher}",
+        f"  export S1={students['student-1']}",
+        f"  export S2={students['student-2']}",
+        f"  export ACADEMY={academy.academy_id} GROUP={group.class_id} SINGLE={single.class_id}",
+        "  .venv/bin/muda classes explain $GROUP     # where it is and why",
+        '  curl -s -H "Authorization: Bearer $S1" $API/classes/$GROUP/join     # once READY',
     ]

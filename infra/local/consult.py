@@ -30,15 +30,12 @@ def seed(stack: Any) -> list[str]:
     with suppress(Conflict):  # seeded before: the credits were granted once
         service.subscribe(PATIENT, plan.plan_id, "demo-seed", "seed")
     patient, doctor = dev_token(PATIENT, ["patient"]), dev_token(DOCTOR, ["doctor"])
-    api = stack.api_url
     return [
         "",
-        "Consultations (docs/consult.md walks a session with curl)",
-        f"    {PATIENT} (5 text, 2 voice, 1 video credits; interval {settings().interval_seconds:g} s):",
-        f"      export PATIENT={patient}",
-        f"    {DOCTOR}:",
-        f"      export DOCTOR={doctor}",
-        f'    try: curl -s -X POST {api}/text-sessions -H "Authorization: Bearer $PATIENT" '
+        f"Consultations (docs/consult.md): {PATIENT} has 5 text, 2 voice, 1 video credits, billed "
+        f"every {settings().interval_seconds:g} s; {DOCTOR} answers",
+        f"  export PATIENT={patient}",
+        f"  export DOCTOR={doctor}",
+        '  curl -s -X POST $API/text-sessions -H "Authorization: Bearer $PATIENT" '
         f'-d \'{{"doctor_id": "{DOCTOR}"}}\'',
-        "",
     ]

@@ -115,8 +115,7 @@ def seed(stack: Any) -> list[str]:
     env = stack.env
     lines = [
         "",
-        "Hotspot (docs/hotspot.md)",
-        f"  Daraja sim     {env.get('MUDA_LOCAL_DARAJA_URL')} "
+        f"Hotspot (docs/hotspot.md): the Daraja simulator on {env.get('MUDA_LOCAL_DARAJA_URL')} "
         "(0700000001 cancels, ...02 times out, ...03 wrong PIN, ...09 sends no callback)",
     ]
     if not env.get("MUDA_LOCAL_ROUTER_HOST"):
@@ -142,6 +141,8 @@ def seed(stack: Any) -> list[str]:
     portal = f"{stack.api_url}/portal?router={router_id}&mac={DEMO_MAC}&ip=10.5.50.23"
     return [
         *lines,
-        f"  demo router    {router_id} (packages: 1 hour KES 10, 1 day KES 50, 1 GB week KES 200)",
-        f"  captive portal {portal}",
+        "  a demo router with packages 1 hour KES 10, 1 day KES 50, 1 GB week KES 200; its portal:",
+        f"  export RID={router_id}",
+        f'  export PORTAL="{portal}"',
+        '  xdg-open "$PORTAL"   # or open it in a browser; the phone 0712 345 678 pays',
     ]

@@ -66,8 +66,9 @@ def seed(stack: Any) -> list[str]:
     env = stack.env
     return [
         "",
-        "Hotspot routers (docs/routers.md)",
-        f"  RouterOS sim   {env['MUDA_LOCAL_ROUTER_HOST']}:{env['MUDA_LOCAL_ROUTER_PORT']} "
-        f"(user {env['MUDA_LOCAL_ROUTER_USERNAME']}; faults: {env['MUDA_LOCAL_ROUTER_CONTROL_URL']}/state)",
-        "                 `muda routers check` probes it; see docs/routers.md",
+        f"Hotspot routers (docs/routers.md): the RouterOS simulator on {env['MUDA_LOCAL_ROUTER_HOST']}:"
+        f"{env['MUDA_LOCAL_ROUTER_PORT']} (user {env['MUDA_LOCAL_ROUTER_USERNAME']})",
+        f"  export ROUTER_CONTROL={env['MUDA_LOCAL_ROUTER_CONTROL_URL']}",
+        "  curl -s $ROUTER_CONTROL/state | jq '.faults, .menus'     # what is on the router",
+        "  curl -s -X POST $ROUTER_CONTROL/faults -d '{\"down\": true}'   # pull its plug",
     ]

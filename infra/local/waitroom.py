@@ -36,17 +36,12 @@ def seed(stack: object) -> list[str]:
                 status="active",
             )
         )
-    api = getattr(stack, "api_url", "http://127.0.0.1:8000")
-    user = dev_token("fan-1", ["patient"])
-    admin = dev_token("admin-1", ["admin"])
+    fan = dev_token("fan-1", ["patient"])
     return [
         "",
-        "Waiting room (docs/waitroom.md)",
-        f"  event '{DEMO_EVENT}' is active (cap 5, checkout 2 min)",
-        f"    USER={user}",
-        f"    ADMIN={admin}",
-        f'    curl -s -X POST -H "Authorization: Bearer $USER" {api}/waitroom/events/{DEMO_EVENT}/join',
-        f'    curl -s -H "Authorization: Bearer $ADMIN" {api}/waitroom/events/{DEMO_EVENT}/stats',
-        f"    .venv/bin/muda waitroom pour {DEMO_EVENT} 50   # 50 simulated users, watch them admitted",
-        "",
+        f"Waiting room (docs/waitroom.md): event '{DEMO_EVENT}' is active (cap 5, checkout 2 min)",
+        f"  export FAN={fan}",
+        f'  curl -s -X POST -H "Authorization: Bearer $FAN" $API/waitroom/events/{DEMO_EVENT}/join',
+        f'  curl -s -H "Authorization: Bearer $ADMIN" $API/waitroom/events/{DEMO_EVENT}/stats',
+        f"  .venv/bin/muda waitroom pour {DEMO_EVENT} 50   # 50 simulated users, watch them admitted",
     ]
