@@ -33,7 +33,7 @@ def test_sqs_and_scheduler_timers_fire_at_their_moment_once(clock, due: DueWork)
 
     assert fired(run) == {f"{run}.{n}": (start + o, start + o, 1) for n, o in enumerate((30, 600, 7200))}
     assert clock.t == start + 3 * 3600
-    assert {d.queue for d in due.delivered()} == {get_settings().timers_queue}
+    assert {d.queue for d in due.delivered() if run in d.body} == {get_settings().timers_queue}
 
 
 def test_nothing_is_delivered_before_its_time(clock, due: DueWork) -> None:

@@ -9,9 +9,12 @@ costs one deploy, and later tests simply find a new, equally shared stack.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from unittest import mock
 
 from moto import mock_aws
 
@@ -35,7 +38,15 @@ class Stack:
     @contextlib.contextmanager
     def up(cls) -> Iterator[Stack]:
         """Start moto (its SQS on the app's clock), deploy the template, publish a signing key."""
-        with mock_aws(), moto_clock():
+        from infra.local import provision
+
+        # The template is read (YAML) on every deploy; it does not change during a session.
+        parsed = functools.cache(provision.load_template)
+        with (
+            mock_aws(),
+            moto_clock(),
+            mock.patch.object(provision, "load_template", lambda: copy.deepcopy(parsed())),
+        ):
             reload_settings()
             private_pem, jwks = auth.generate_key_pair(KID)
             stack = cls(private_pem, jwks)
@@ -67,5 +78,6 @@ class Stack:
         from moto.core.base_backend import BackendDict
 
         BackendDict.reset()
-        reload_settings()
+        # Same names, same (moto-intercepted) endpoints: the cached clients stay valid, and
+        # building them again would cost most of the reset.
         self.deploy()

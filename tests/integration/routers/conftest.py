@@ -10,11 +10,11 @@ from typing import Any
 import librouteros
 import pytest
 
-from chalicelib.core.aws import client, queue_arn, queue_url
+from chalicelib.core.aws import client, queue_url
 from chalicelib.core.config import get_settings
 from functions.router_provisioner import handler, store
 from infra.local.routeros import RouterSimulator
-from infra.local.runtime import sqs_event
+from tests.support.queues import bodies, invoke, receive
 
 ROUTER_ID = "rtr_test1"
 PASSWORD = "router-secret-1"
@@ -124,21 +124,10 @@ def send(command: dict[str, Any] | str) -> str:
 def deliver(max_messages: int = 10) -> dict[str, Any] | None:
     """One Lambda invocation as the SQS event source makes it: receive, invoke, delete what the
     handler did not report as failed. ``None`` when nothing was visible."""
-    name = get_settings().name("provisioning")
-    url = queue_url(name)
-    messages = (
-        client("sqs")
-        .receive_message(QueueUrl=url, MaxNumberOfMessages=max_messages, AttributeNames=["All"])
-        .get("Messages", [])
-    )
+    messages = receive("provisioning", max_messages=max_messages)
     if not messages:
         return None
-    result = handler.handle(sqs_event(messages, queue_arn(name), get_settings().region))
-    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
-    for message in messages:
-        if message["MessageId"] not in failed:
-            client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return result
+    return invoke(handler.handle, "provisioning", messages)
 
 
 def dead_letters() -> list[dict[str, Any]]:
@@ -154,16 +143,10 @@ def dead_letters() -> list[dict[str, Any]]:
 def bus_events(aws: None) -> Callable[[], list[dict[str, Any]]]:
     """The domain events put on the bus (read from the events queue the bus rule feeds)."""
     seen: list[dict[str, Any]] = []
-    url = queue_url(get_settings().events_queue)
 
     def read() -> list[dict[str, Any]]:
-        while True:
-            messages = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return seen
-            for message in messages:
-                seen.append(json.loads(message["Body"]))
-                client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        seen.extend(bodies("events"))
+        return seen
 
     return read
 
