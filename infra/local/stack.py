@@ -617,22 +617,32 @@ def main() -> None:
         sys.exit(2)
     if args.fresh:
         shutil.rmtree(stack.state_dir / "dynamodb", ignore_errors=True)
-    stopped = threading.Event()
+    stopped, up = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stopped.set()
+        if not up.is_set():
+            raise KeyboardInterrupt  # Ctrl+C while starting: stop now, not after start-up
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+        signal.signal(sig, on_signal)
     code = 0
     try:
         stack.start()
         demo = [] if args.no_seed else stack.seed()
+        up.set()
         print(banner(stack) + "\n".join(demo) + "\n\n  Ctrl+C stops everything.\n", flush=True)
         while not stopped.wait(0.5):
             if stack.failed.is_set():
                 code = 1
                 break
+    except KeyboardInterrupt:
+        code = 130
     except Exception as error:  # a start-up failure: say what, stop what started, exit non-zero
         print(f"make run: the local stack failed to start: {error}", file=sys.stderr, flush=True)
         code = 1
     finally:
+        up.set()
         stack.stop()
     if stack.failure:
         print(f"make run: {stack.failure}", file=sys.stderr, flush=True)
