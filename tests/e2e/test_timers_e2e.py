@@ -56,7 +56,7 @@ def test_a_lost_message_fires_within_the_sweepers_bound(stack: LocalStack) -> No
     README's is 20 + 30 = 50 s), plus one sweep and one delivery."""
     settings = get_settings()
     run = unique("lost")
-    schedule_probes(run, [2])
+    schedule_probes(run, [3])  # armed on SQS (MUDA_TIMER_SQS_MAX_DELAY is 3 s here)
     client("sqs").purge_queue(QueueUrl=queue_url(settings.timers_queue))
 
     (fired,) = all_fired(run, 1)
