@@ -631,7 +631,7 @@ def main() -> None:
         stack.start()
         demo = [] if args.no_seed else stack.seed()
         up.set()
-        print(banner(stack) + "\n".join(demo) + "\n\n  Ctrl+C stops everything.\n", flush=True)
+        print(banner(stack) + "\n" + "\n".join(demo) + "\n\n  Ctrl+C stops everything.\n", flush=True)
         while not stopped.wait(0.5):
             if stack.failed.is_set():
                 code = 1
