@@ -83,3 +83,15 @@ def due_messages() -> list[str]:
     from tests.support.queues import drain
 
     return [m["Body"] for m in drain("timers")]
+
+
+def test_the_consumers_last_second_wait_moves_the_frozen_clock(clock, due: DueWork) -> None:
+    """Given a timer due half a second from now (SQS delays are whole seconds, so its message is
+    visible at once), the consumer waits out the half second on the frozen clock, not the wall
+    clock, and fires it at its due time."""
+    run, start = unique("due"), clock.t
+    timers.schedule(PROBE, f"{run}.1", start + 0.5)
+
+    due.run()
+
+    assert fired(run) == {f"{run}.1": (start + 0.5, start + 0.5, 1)}

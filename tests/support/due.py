@@ -21,14 +21,20 @@ turning visible, a schedule's ``at``), in order, delivering at each, then leaves
 ``until``. Each invocation carries one record: in-process moto is not thread-safe, and the
 timers handler runs a batch's records on threads. Scheduler schedules are delivered as
 Scheduler does (the target input sent to the target queue, then the schedule deleted:
-``ActionAfterCompletion=DELETE``). ``@app.schedule`` rate handlers (sweepers, backstops) run
-only when asked: ``run_schedules()``.
+``ActionAfterCompletion=DELETE``). The timers consumer's wait for a message's last second
+(``time.sleep``) moves the frozen clock. ``@app.schedule`` rate handlers (sweepers, backstops)
+run only when asked: ``run_schedules()``.
+
+A test that moves the clock by hand (``clock.t = ...``) and then calls ``run()`` skips the
+moments in between: a Scheduler schedule whose ``at`` passed meanwhile is delivered late, as
+after an outage. Use ``run(until=...)``/``advance()`` to have everything happen on time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +44,7 @@ from unittest import mock
 from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from chalicelib.core import clock as core_clock
+from chalicelib.core import timers as core_timers
 from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings
 from infra.local.runtime import LambdaContext, functions, scheduled_event
@@ -60,6 +67,28 @@ def moto_clock() -> Iterator[None]:
         mock.patch("moto.sqs.models.Message.visible", property(_visible)),
     ):
         yield
+
+
+class _WaitOnClock:
+    """``time`` for the timers consumer, whose ``sleep`` (waiting out a message's last second:
+    SQS delays are whole seconds) moves the frozen clock instead of the wall clock."""
+
+    def __init__(self, clock: core_clock.FrozenClock) -> None:
+        self.clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def frozen_clock() -> core_clock.FrozenClock:
+    """The FrozenClock the test installed (the ``clock`` fixture), for helpers not handed it."""
+    installed = core_clock._now
+    if not isinstance(installed, core_clock.FrozenClock):
+        raise RuntimeError("due work runs on a frozen clock: use the `clock` fixture")
+    return installed
 
 
 @dataclass(frozen=True)
@@ -158,7 +187,8 @@ class DueWork:
             for source in self.sources:
                 while messages := receive(source.queue, max_messages=1):
                     moved = True
-                    report = invoke(source.handler, source.queue, messages)
+                    with mock.patch.object(core_timers, "time", _WaitOnClock(self.clock)):
+                        report = invoke(source.handler, source.queue, messages)
                     failed = {f["itemIdentifier"] for f in report["batchItemFailures"]}
                     self.log.extend(
                         Delivery(source.name, source.queue, m["Body"], self.clock.t, m["MessageId"] in failed)
