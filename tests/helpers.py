@@ -1,23 +1,5 @@
-"""Shared test helpers: polling with a deadline (never a fixed sleep), tokens."""
+"""Kept for existing imports: the shared test helpers live in ``tests/support``."""
 
-from __future__ import annotations
+from tests.support.polling import eventually
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
-
-
-def eventually(
-    check: Callable[[], T], timeout: float = 30, interval: float = 0.1, what: str = "condition"
-) -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} did not hold within {timeout}s (last: {last!r})")
+__all__ = ["eventually"]
