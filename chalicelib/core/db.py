@@ -237,11 +237,21 @@ class Tx:
         self.write.condition_check(model, hash_key, range_key, condition=condition)
         self._labels["check"].append(label)
 
-    def emit(self, aggregate: str, domain: str, name: str, detail: dict[str, Any] | None = None) -> str:
-        """Publish ``name`` if and only if this transaction commits; returns its ``event_id``."""
+    def emit(
+        self,
+        aggregate: str,
+        domain: str,
+        name: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        sequence: int | None = None,
+    ) -> str:
+        """Publish ``name`` if and only if this transaction commits; returns its id. An aggregate
+        whose events carry a ``sequence`` (its version) is ordered by it rather than by the
+        writer's clock, which two workers' clocks could disagree on."""
         from chalicelib.core import outbox
 
-        entry = outbox.entry(aggregate, domain, name, detail or {})
+        entry = outbox.entry(aggregate, domain, name, detail or {}, sequence)
         self.put(entry, label="outbox")
         self.events.append(entry)
         return entry.event_id

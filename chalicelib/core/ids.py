@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import time
 
+# The event detail field that names an event for good (the outbox sets it; a republished event is
+# the same event, and consumers deduplicate on it). A product's own fields never collide with it.
+IDEMPOTENCY_KEY = "idempotency_key"
+
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
 

@@ -7,7 +7,7 @@ order, publish, delete); a process that dies first leaves entries the sweeper dr
 seconds later (``sweep``). Delivery is at least once and in order per aggregate: a drainer
 publishes every entry it read in key order and deletes an entry only after publishing it, so the
 first delivery of each event keeps the aggregate's order. Each event carries a stable
-``event_id`` (the entry's), which consumers deduplicate on, since a retried drain may publish an
+``idempotency_key`` (the entry's id), which consumers deduplicate on, since a retried drain may publish an
 entry twice.
 
 Entries live only until they are published, so the table stays near-empty and the sweeper's scan
@@ -25,6 +25,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.core import clock, events, ids
 from chalicelib.core.db import MudaModel
+from chalicelib.core.ids import IDEMPOTENCY_KEY
 from chalicelib.core.observability import logger
 
 # An entry still here this long after it was written was not drained by its writer (a crash, or
@@ -37,7 +38,8 @@ class OutboxEntry(MudaModel):
 
     table = "outbox"
     aggregate = UnicodeAttribute(hash_key=True)  # <domain>#<aggregate id>
-    position = UnicodeAttribute(range_key=True)  # <time key>#<event id>: the aggregate's order
+    # <time key or sequence>#<event id>: the aggregate's order (one kind per aggregate)
+    position = UnicodeAttribute(range_key=True)
     event_id = UnicodeAttribute()
     domain = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -48,14 +50,18 @@ class OutboxEntry(MudaModel):
         return events.DomainEvent(self.domain, self.name, json.loads(self.detail))
 
 
-def entry(aggregate: str, domain: str, name: str, detail: dict[str, Any]) -> OutboxEntry:
-    """An outbox entry for ``tx.emit``; ``detail`` gains the stable ``event_id`` consumers dedupe on."""
+def entry(
+    aggregate: str, domain: str, name: str, detail: dict[str, Any], sequence: int | None = None
+) -> OutboxEntry:
+    """An outbox entry for ``tx.emit``; ``detail`` gains the ``idempotency_key`` consumers dedupe on."""
     now = clock.now()
     event_id = ids.new_id()
-    body = {"event_id": event_id, "occurred_at": clock.to_datetime(now).isoformat(), **detail}
+    if IDEMPOTENCY_KEY in detail:
+        raise ValueError(f"{IDEMPOTENCY_KEY} is the outbox's to set")
+    body = {IDEMPOTENCY_KEY: event_id, "occurred_at": clock.to_datetime(now).isoformat(), **detail}
     return OutboxEntry(
         aggregate=f"{domain}#{aggregate}",
-        position=f"{clock.time_key(now)}#{event_id}",
+        position=f"{clock.time_key(now) if sequence is None else f'{sequence:020d}'}#{event_id}",
         event_id=event_id,
         domain=domain,
         name=name,

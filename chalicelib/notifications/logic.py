@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.core.clock import time_key
+from chalicelib.core.ids import IDEMPOTENCY_KEY
 
 MAX_RECIPIENTS = 100
 
@@ -48,9 +49,9 @@ def deliveries(envelope: dict[str, Any]) -> list[Delivery]:
     wanted = list(dict.fromkeys(r for r in recipients if isinstance(r, str) and 0 < len(r) <= 128))
     when = occurred_at(envelope)
     # The outbox's stable id: a republished event (a retried drain) is the same event.
-    event_id = str(detail.get("event_id") or envelope["id"])
+    event_id = str(detail.get(IDEMPOTENCY_KEY) or envelope["id"])
     message = detail.get("message") if isinstance(detail.get("message"), str) else None
-    shown = {k: v for k, v in detail.items() if k not in ("recipients", "message")}
+    shown = {k: v for k, v in detail.items() if k not in ("recipients", "message", IDEMPOTENCY_KEY)}
     return [
         Delivery(
             recipient=sub,

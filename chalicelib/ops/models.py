@@ -9,6 +9,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.core import clock
 from chalicelib.core.db import MudaModel
+from chalicelib.core.ids import IDEMPOTENCY_KEY
 
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 
@@ -63,10 +64,15 @@ def probes(run: str) -> list[ProbeItem]:
 
 
 def record_event(envelope: dict[str, Any]) -> None:
+    """Log an event once: keyed by the outbox's idempotency key and time, so an event published
+    again (a retried drain) overwrites its own entry instead of showing twice."""
+    detail = envelope.get("detail") or {}
+    event_id = str(detail.get(IDEMPOTENCY_KEY) or envelope["id"])
+    when = detail.get("occurred_at") or envelope.get("time", "")
     EventLogItem(
         pk="EVENTS",
-        sk=f"{envelope.get('time', '')}#{envelope['id']}",
-        event_id=envelope["id"],
+        sk=f"{when}#{event_id}",
+        event_id=event_id,
         source=envelope.get("source", ""),
         detail_type=envelope.get("detail-type", ""),
         detail=json.dumps(envelope.get("detail", {})),

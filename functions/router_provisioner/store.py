@@ -283,10 +283,10 @@ class Store:
 
     def publish(self, name: str, detail: dict[str, Any], event_id: str | None = None) -> None:
         """A domain event with the envelope of ``chalicelib.core.outbox`` (source ``muda.hotspot``):
-        ``event_id`` is what consumers deduplicate on; an event published again after a crash
+        ``idempotency_key`` is what consumers deduplicate on; an event published again after a crash
         passes the same one (``owed_event_id``), a one-off gets a fresh one."""
         body = {
-            "event_id": event_id or uuid.uuid4().hex,
+            "idempotency_key": event_id or uuid.uuid4().hex,
             "occurred_at": datetime.now(UTC).isoformat(),
             **detail,
         }

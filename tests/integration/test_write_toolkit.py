@@ -81,7 +81,7 @@ def test_an_event_is_published_right_after_the_commit_and_leaves_the_outbox(aws)
     event_id = debit(item)
     (message,) = [m for m in notifications_received() if m["detail"].get("account") == item.pk]
     assert (message["detail-type"], message["source"]) == ("Debited", "muda.test")
-    assert message["detail"]["event_id"] == event_id
+    assert message["detail"]["idempotency_key"] == event_id
     assert not [e for e in outbox.waiting() if e.aggregate.endswith(item.pk)]
 
 
@@ -180,3 +180,28 @@ def test_retry_on_conflict_retries_contention_but_not_a_refused_condition() -> N
 def test_time_keys_sort_as_time() -> None:
     instants = [0.5, 9.25, 1_700_000_000.1, 1_700_000_000.123456, 9_999_999_999.0]
     assert sorted(clock.time_key(t) for t in instants) == [clock.time_key(t) for t in instants]
+
+
+def test_a_sequenced_aggregate_leaves_in_sequence_order_whatever_the_writers_clocks(
+    aws, clock, monkeypatch
+) -> None:
+    """Given two writers whose clocks disagree (the later change stamped earlier), when the events
+    carry the aggregate's sequence, then they leave in sequence order."""
+    notifications_received()
+    item = account(balance=2)
+    monkeypatch.setattr(outbox, "drain_after_commit", lambda _: None)
+    for n, skew in ((1, 0.0), (2, -0.5)):
+        clock.advance(skew)
+        with db.transact() as tx:
+            tx.update(item, [Account.balance.add(-1)], Account.balance >= 1, label="account")
+            tx.emit(item.pk, "test", "Debited", {"n": n, "account": item.pk}, sequence=n)
+    monkeypatch.undo()
+    clock.advance(outbox.SWEEP_AFTER_SECONDS + 1)
+    outbox.sweep()
+    received = [m["detail"]["n"] for m in notifications_received() if m["detail"].get("account") == item.pk]
+    assert received == [1, 2]
+
+
+def test_the_idempotency_key_is_the_outboxs_alone(aws) -> None:
+    with pytest.raises(ValueError), db.transact() as tx:
+        tx.emit("x", "test", "Tested", {"idempotency_key": "mine"})

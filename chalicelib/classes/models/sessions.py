@@ -129,7 +129,13 @@ def _change_status(
     def write() -> None:
         with db.transact() as tx:
             tx.update(session, actions, condition, label="session")
-            tx.emit(aggregate(session.class_id), DOMAIN.name, STATUS_CHANGED, _status_changed(session, entry))
+            tx.emit(
+                aggregate(session.class_id),
+                DOMAIN.name,
+                STATUS_CHANGED,
+                _status_changed(session, entry),
+                sequence=len(session.history or []),  # the transition's place in the history
+            )
 
     try:
         db.retry_on_conflict(write)

@@ -20,7 +20,7 @@ def first_deliveries(published: list[Any]) -> list[Any]:
     """What a consumer keeps: each event_id's first delivery, in the order they came."""
     first: dict[str, Any] = {}
     for event in published:
-        first.setdefault(event.detail["event_id"], event)
+        first.setdefault(event.detail["idempotency_key"], event)
     return list(first.values())
 
 

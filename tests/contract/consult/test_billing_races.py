@@ -73,7 +73,7 @@ def test_duplicate_ticks_manual_end_and_auto_end_racing_bill_each_interval_once(
     ended = [
         e.detail for e in offline if e.name == "SessionEnded" and e.detail["session_id"] == session.session_id
     ]
-    assert len({e["event_id"] for e in ended}) == 1
+    assert len({e["idempotency_key"] for e in ended}) == 1
     assert (ended[0]["intervals_billed"], ended[0]["reason"]) == (billed, final.ended_reason)
     # whatever raced, a later tick or end changes nothing
     assert service.tick(meter, billed + 1) == "skipped"

@@ -146,7 +146,7 @@ def test_duplicate_timers_change_nothing(classes: Classes, clock, published) -> 
     assert classes.credits("student-1")["credits"] == 4
     changes = [e.detail for e in published if e.name == "ClassStatusChanged" and e.detail["class_id"] == cid]
     assert [c["to"] for c in changes] == ["ready", "ongoing", "completed"]
-    assert len({c["event_id"] for c in changes}) == 3
+    assert len({c["idempotency_key"] for c in changes}) == 3
     assert not [e for e in outbox.waiting() if e.aggregate.endswith(items.aggregate(cid))]
 
 
