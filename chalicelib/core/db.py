@@ -303,11 +303,3 @@ def retry_on_conflict(write: Callable[[], T], attempts: int = 8) -> T:
             time.sleep(random.uniform(0, 0.02 * (2**attempt)))
     raise AssertionError("unreachable")  # pragma: no cover
 
-
-# TRANSITIONAL: the products move onto ``transact()``; these two go once none calls them.
-def cancellation_codes(error: TransactWriteError) -> list[str | None]:
-    return [r.code if r else None for r in (error.cancellation_reasons or [])]
-
-
-def transaction() -> TransactWrite:
-    return TransactWrite(connection=connection())

@@ -105,20 +105,22 @@ class LedgerEntry(MudaModel):
 def bill_interval(wallet: str, payee: str, session: str, interval: int) -> bool:
     """Debit one credit, award it, and record the interval once: all or nothing."""
     try:
-        with db.transaction() as tx:
+        with db.transact() as tx:
             tx.update(
-                Wallet(wallet, "WALLET"), actions=[Wallet.credits.add(-1)], condition=Wallet.credits >= 1
+                Wallet(wallet, "WALLET"),
+                actions=[Wallet.credits.add(-1)],
+                condition=Wallet.credits >= 1,
+                label="debit",
             )
-            tx.update(Wallet(payee, "WALLET"), actions=[Wallet.credits.add(1)])
-            tx.save(
+            tx.update(Wallet(payee, "WALLET"), actions=[Wallet.credits.add(1)], label="award")
+            tx.put(
                 LedgerEntry(f"LEDGER#{session}", f"INTERVAL#{interval}", amount=1),
                 condition=LedgerEntry.pk.does_not_exist(),
+                label="ledger",
             )
         return True
-    except TransactWriteError as error:
-        if error.cause_response_code == "TransactionCanceledException":
-            return False
-        raise
+    except db.Refused:
+        return False
 
 
 def test_racing_bills_of_one_interval_move_money_once() -> None:
@@ -150,8 +152,25 @@ def test_credits_never_go_negative_under_racing_intervals() -> None:
 def test_a_transaction_may_not_touch_one_item_twice() -> None:
     """Given a transaction with two actions on one item, DynamoDB refuses it whole (moto used not to)."""
     Wallet("patient-3", "WALLET", credits=5).save()
-    with pytest.raises(TransactWriteError) as raised, db.transaction() as tx:
-        tx.update(Wallet("patient-3", "WALLET"), actions=[Wallet.credits.add(-1)])
-        tx.update(Wallet("patient-3", "WALLET"), actions=[Wallet.credits.add(-1)])
+    with pytest.raises(TransactWriteError) as raised, db.transact() as tx:
+        tx.update(Wallet("patient-3", "WALLET"), actions=[Wallet.credits.add(-1)], label="a")
+        tx.update(Wallet("patient-3", "WALLET"), actions=[Wallet.credits.add(-1)], label="b")
     assert raised.value.cause_response_code == "ValidationException"
     assert Wallet.get("patient-3", "WALLET", consistent_read=True).credits == 5
+
+
+def test_a_refusal_is_read_by_label_though_dynamodb_reports_in_sent_order() -> None:
+    """Given a ledger entry that exists and a wallet with credits, when a transaction updates the
+    wallet (added first) and puts the entry again (added second: PynamoDB sends puts before
+    updates), then DynamoDB Local's reasons, read by label, blame the ledger and not the wallet."""
+    Wallet("patient-4", "WALLET", credits=5).save()
+    LedgerEntry("LEDGER#s4", "INTERVAL#1", amount=1).save()
+
+    with pytest.raises(db.Refused) as refused, db.transact() as tx:
+        tx.update(
+            Wallet("patient-4", "WALLET"), [Wallet.credits.add(-1)], Wallet.credits >= 1, label="wallet"
+        )
+        tx.put(LedgerEntry("LEDGER#s4", "INTERVAL#1", amount=1), LedgerEntry.pk.does_not_exist(), "ledger")
+
+    assert refused.value.refused == {"ledger"}
+    assert Wallet.get("patient-4", "WALLET", consistent_read=True).credits == 5
