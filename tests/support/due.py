@@ -12,8 +12,9 @@ handler. ``DueWork`` does the same on in-process moto, synchronously, with the t
 How time reaches moto: ``moto_clock()`` makes moto's SQS read the app's clock
 (``chalicelib.core.clock.now``) instead of the wall clock, so ``DelaySeconds``, visibility
 timeouts and the handlers' retry back-off (``change_message_visibility``) all run out when the
-frozen clock says so -- not after real seconds. Nothing is faked beyond that one clock: the
-messages are the ones the code under test sent, and the handlers are the app's own, fed
+frozen clock says so -- not after real seconds (and a message is visible from its
+``visible_at`` on, so ``VisibilityTimeout=0`` releases it without the clock moving). Nothing
+else is faked: the messages are the ones the code under test sent, and the handlers are the app's own, fed
 ``infra.local.runtime.sqs_event`` events as the local runtime feeds them.
 
 ``run(until)`` steps the clock through every moment something becomes due on the way (a message

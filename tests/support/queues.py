@@ -14,7 +14,7 @@ from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings
 from infra.local.runtime import LambdaContext, sqs_event
 
-__all__ = ["LambdaContext", "bodies", "drain", "held", "invoke", "sqs_event"]
+__all__ = ["LambdaContext", "bodies", "drain", "held", "invoke", "receive", "sqs_event"]
 
 
 def _full_name(queue: str) -> str:
@@ -82,7 +82,7 @@ def invoke(
     report = result if isinstance(result, dict) else {}
     failed = {f["itemIdentifier"] for f in report.get("batchItemFailures", [])}
     for m in messages:
-        if m["MessageId"] not in failed and not m["ReceiptHandle"].startswith("synthetic:"):
+        if m["MessageId"] not in failed:
             client("sqs").delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     return {"batchItemFailures": report.get("batchItemFailures", [])}
 
