@@ -352,8 +352,16 @@ def main() -> None:
         client(service)
     warm_up()
     stopped = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stopped.set()
+        # A backstop: whatever holds the main thread up, leave within 5 s (a crash loses nothing).
+        deadline = threading.Timer(5, os._exit, args=(0,))
+        deadline.daemon = True
+        deadline.start()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+        signal.signal(sig, on_signal)
     runtime.start()
     logger.info("event runtime started", extra={"threads": [t.name for t in runtime.threads]})
     print("event runtime ready", flush=True)
