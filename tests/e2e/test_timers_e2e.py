@@ -56,8 +56,9 @@ def test_a_lost_message_fires_within_the_sweepers_bound(stack: LocalStack) -> No
     README's is 20 + 30 = 50 s), plus one sweep and one delivery."""
     settings = get_settings()
     run = unique("lost")
-    schedule_probes(run, [3])  # armed on SQS (MUDA_TIMER_SQS_MAX_DELAY is 3 s here)
+    schedule_probes(run, [2.5])
     client("sqs").purge_queue(QueueUrl=queue_url(settings.timers_queue))
+    assert timers.get(PROBE, models.probe_key(run, 0)).via == "sqs"  # so the purge took its message
 
     (fired,) = all_fired(run, 1)
 
