@@ -15,7 +15,8 @@ PYTEST_ARGS ?=
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	# Chalice 1.34 requires pip < 26.3: a bare upgrade would install a pip it then downgrades.
+	$(PY) -m pip install --quiet --upgrade 'pip<26.3'
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
 	@touch $(STAMP)
 

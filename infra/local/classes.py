@@ -1,4 +1,4 @@
-"""Local stack hooks of the classes domain (see infra.local.stack.DOMAINS).
+"""Local stack hooks of the classes domain (registered in its Domain, chalicelib.core.registry).
 
 - ``provision()``: the LiveKit API key/secret, generated on first run (kept under ``.cache/local``
   so tokens stay valid across restarts) and stored in Secrets Manager, where the API reads it.

@@ -1,4 +1,4 @@
-"""Local stack hooks of the hotspot's payments side (see infra.local.stack.DOMAINS).
+"""Local stack hooks of the hotspot's payments side (registered in its Domain, chalicelib.core.registry).
 
 - ``provision()``: the local Daraja credentials and callback path token (generated on first run
   under ``.cache/local/``) into Secrets Manager, where the API reads them as it would in AWS;

@@ -1,4 +1,4 @@
-"""Local stack hooks of the waitroom domain (see infra.local.stack.DOMAINS).
+"""Local stack hooks of the waitroom domain (registered in its Domain, chalicelib.core.registry).
 
 - ``provision()``: the checkout-token key ring in Secrets Manager (a first key generated);
 - ``seed(stack)``: an active demo event, tokens to try it with, and the pour command.
