@@ -13,9 +13,9 @@ PYTEST_ARGS ?=
 
 .PHONY: run run-fresh test install lint bench package clean
 
+# Chalice 1.34 requires pip < 26.3: a bare upgrade would install a pip it then downgrades.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# Chalice 1.34 requires pip < 26.3: a bare upgrade would install a pip it then downgrades.
 	$(PY) -m pip install --quiet --upgrade 'pip<26.3'
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
 	@touch $(STAMP)
