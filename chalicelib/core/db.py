@@ -302,4 +302,3 @@ def retry_on_conflict(write: Callable[[], T], attempts: int = 8) -> T:
                 raise
             time.sleep(random.uniform(0, 0.02 * (2**attempt)))
     raise AssertionError("unreachable")  # pragma: no cover
-
