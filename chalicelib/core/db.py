@@ -4,7 +4,8 @@ Models subclass ``MudaModel`` and name their table by its short name (``table = 
 ``rebind()`` re-reads the settings (tests that move the endpoint or stage).
 
 The toolkit: ``transact()`` (labelled actions, a ``Refused`` that names the refusing label,
-events through the outbox), ``retry_on_conflict``, ``claim_lease``, ``get_or_none``,
+events through the outbox), ``retry_on_conflict``, ``applied`` (a refusal acknowledged as
+``False``), ``claim_lease``, ``get_or_none``,
 ``put_if_absent`` / ``put_if`` / ``update_if`` / ``delete_if``. (Sort keys of instants:
 ``clock.time_key``.)
 """
@@ -302,3 +303,16 @@ def retry_on_conflict(write: Callable[[], T], attempts: int = 8) -> T:
                 raise
             time.sleep(random.uniform(0, 0.02 * (2**attempt)))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def applied(write: Callable[[], object], refused_by: str | None = None) -> bool:
+    """Run ``write`` (a ``transact`` block), retrying contention; ``False`` when the condition
+    labelled ``refused_by`` (any condition, if ``None``) refused it — the duplicate or the lost
+    race a caller acknowledges — while any other refusal is raised."""
+    try:
+        retry_on_conflict(write)
+    except Refused as refused:
+        if refused.by(refused_by) if refused_by else refused.refused:
+            return False
+        raise
+    return True

@@ -205,3 +205,13 @@ def test_a_sequenced_aggregate_leaves_in_sequence_order_whatever_the_writers_clo
 def test_the_idempotency_key_is_the_outboxs_alone(aws) -> None:
     with pytest.raises(ValueError), db.transact() as tx:
         tx.emit("x", "test", "Tested", {"idempotency_key": "mine"})
+
+
+def test_applied_acknowledges_the_named_refusal_and_raises_any_other(aws) -> None:
+    """Given a debited account, a repeat is ``False`` when the ledger is the refusal named; a
+    refusal by another label is raised, not swallowed."""
+    item = account(balance=5)
+    assert db.applied(lambda: debit(item), refused_by="ledger")
+    assert not db.applied(lambda: debit(item), refused_by="ledger")
+    with pytest.raises(Refused):
+        db.applied(lambda: debit(item), refused_by="account")

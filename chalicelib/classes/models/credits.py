@@ -85,10 +85,4 @@ def grant_credits(student: str, credits: int, reference: str) -> bool:
                 label="wallet",
             )
 
-    try:
-        db.retry_on_conflict(write)
-    except db.Refused as refused:
-        if refused.by("grant"):
-            return False
-        raise
-    return True
+    return db.applied(write, refused_by="grant")

@@ -137,12 +137,8 @@ def _change_status(
                 sequence=len(session.history or []),  # the transition's place in the history
             )
 
-    try:
-        db.retry_on_conflict(write)
-    except db.Refused as refused:
-        if refused.by("session"):
-            return False
-        raise
+    if not db.applied(write, refused_by="session"):
+        return False
     for name, value in changes.items():
         setattr(session, name, value)
     session.history = [*session.history, entry]

@@ -36,17 +36,15 @@ def book(appointment: Appointment, notice: Notice) -> bool:
     """Create the appointment, its slot lock and the news of it together; ``False`` if the slot
     is taken."""
     lock = items.slot_lock(appointment.doctor_id, appointment.scheduled_at, appointment.appointment_id)
-    try:
+
+    def write() -> None:
         with db.transact() as tx:
             tx.put(lock, condition=SlotLock.pk.does_not_exist(), label=SLOT)
             tx.put(appointment, condition=Appointment.pk.does_not_exist(), label=APPOINTMENT)
             tx.put(items.marker("appointment", appointment.appointment_id))
             tx.emit(*notice.event())
-    except db.Refused as refused:
-        if refused.by(SLOT):
-            return False
-        raise
-    return True
+
+    return db.applied(write, refused_by=SLOT)
 
 
 def transition(

@@ -39,15 +39,13 @@ def grant(patient_id: str, reference: str, credits: dict[str, int], plan_id: str
     else:
         actions.append(Subscription.status.set(Subscription.status | "active"))
     record = items.new_grant(patient_id, reference, credits, plan_id, by, now)
-    try:
+
+    def write() -> None:
         with db.transact() as tx:
             tx.put(record, condition=items.Grant.sk.does_not_exist(), label="grant")
             tx.update(Subscription(*items.subscription_key(patient_id)), actions, label="subscription")
-    except db.Refused as refused:
-        if refused.by("grant"):
-            return False
-        raise
-    return True
+
+    return db.applied(write, refused_by="grant")
 
 
 def set_subscription_status(patient_id: str, status: str) -> bool:

@@ -88,7 +88,8 @@ def close_unmetered(
     one conditional transition, no money, and its news if any. ``False`` if it was not ``expected``."""
     now = clock.now()
     reason_field = Session.ended_reason if reason_attr == "ended_reason" else Session.failure_reason
-    try:
+
+    def write() -> None:
         with db.transact() as tx:
             tx.update(
                 Session(*items.session_key(session_id)),
@@ -104,11 +105,8 @@ def close_unmetered(
             tx.delete(items.marker("session", session_id))
             if notice:
                 tx.emit(*notice.event())
-    except db.Refused as refused:
-        if refused.by(SESSION):
-            return False
-        raise
-    return True
+
+    return db.applied(write, refused_by=SESSION)
 
 
 def connect(session_id: str, now: float, deadline_started_after: float) -> bool:

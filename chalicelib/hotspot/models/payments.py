@@ -130,12 +130,8 @@ def fail(
             tx.update(payment, actions, condition, label="payment")
             tx.emit(payment.aggregate, DOMAIN, "PaymentFailed", event)
 
-    try:
-        db.retry_on_conflict(write)
-    except db.Refused as refused:
-        if refused.by("payment"):
-            return False
-        raise
+    if not db.applied(write, refused_by="payment"):
+        return False
     apply(payment, fields)
     return True
 

@@ -166,12 +166,8 @@ def expire(sub: SubscriptionItem, event: dict[str, Any]) -> bool:
             )
             tx.emit(sub.aggregate, DOMAIN, "SubscriptionExpired", event)
 
-    try:
-        db.retry_on_conflict(write)
-    except db.Refused as refused:
-        if refused.refused:
-            return False
-        raise
+    if not db.applied(write):
+        return False
     sub.status = logic.EXPIRED
     return True
 

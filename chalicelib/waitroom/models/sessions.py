@@ -105,13 +105,8 @@ def release(
             tx.update(SessionItem(session.pk, session.sk), ended, condition, label="session")
             tx.update(items.event(session.event_id), event_actions, label="event")
 
-    try:
-        db.retry_on_conflict(write)  # an admission round may hold the event item at that instant
-    except db.Refused as refused:
-        if refused.by("session"):
-            return False
-        raise
-    return True
+    # An admission round may hold the event item at that instant: contention is retried.
+    return db.applied(write, refused_by="session")
 
 
 def overdue_checkouts(event_id: str, before: float) -> Iterator[SessionItem]:
