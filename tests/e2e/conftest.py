@@ -9,8 +9,6 @@ one bound the README states: a lost timer message fires within the sweeper's gra
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,14 +60,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         local,
     ):
         yield local
-
-
-_n = itertools.count()
-
-
-def unique(prefix: str) -> str:
-    """An id no other test (or run against the same stack) uses."""
-    return f"{prefix}-{int(time.time() * 1000) % 10**8}-{next(_n)}"
 
 
 class Http:

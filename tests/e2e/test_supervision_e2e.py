@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from infra.local.stack import ROOT, LocalStack, free_port
-from tests.e2e.conftest import WAIT, Http, unique
-from tests.helpers import eventually
+from tests.e2e.conftest import WAIT, Http
+from tests.support.ids import unique
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 INTERVAL = 2.0  # MUDA_CONSULT_INTERVAL_SECONDS in the scaled settings

@@ -13,8 +13,9 @@ from chalicelib.core.config import get_settings
 from chalicelib.ops import models
 from chalicelib.ops.handlers import PROBE
 from infra.local.stack import LocalStack
-from tests.e2e.conftest import WAIT, Http, unique
-from tests.helpers import eventually
+from tests.e2e.conftest import WAIT, Http
+from tests.support.ids import unique
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -5,5 +5,6 @@
 - ``due.DueWork``: run what is due by the frozen clock, in process, through the app's handlers.
 - ``stack.Stack``: the template deployed once on in-process moto, and a signing key.
 - ``ids.unique``: a fresh id per test, so tests sharing a stack never meet.
-- ``polling.eventually``: poll with a deadline (live stacks; ``tests.helpers`` re-exports it).
+- ``polling.eventually``: poll with a deadline (live stacks).
+- ``calls.counted``: every AWS call a block makes, by ``service:Operation`` (call-count tests).
 """

@@ -11,8 +11,9 @@ import pytest
 
 from chalicelib.core import clock
 from infra.local.stack import LocalStack
-from tests.e2e.conftest import WAIT, Http, unique
-from tests.helpers import eventually
+from tests.e2e.conftest import WAIT, Http
+from tests.support.ids import unique
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from chalicelib.core.config import get_settings
 from infra.local.stack import LocalStack
 from tests.e2e.conftest import WAIT, Http
 from tests.e2e.hotspot.conftest import callback_url, events, initiate, router_user, status, wait_status
-from tests.helpers import eventually
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 BURST = 50

@@ -20,7 +20,7 @@ from chalicelib.core.config import get_settings
 from infra.local.routeros import SimulatorControl
 from infra.local.stack import LocalStack
 from tests.e2e.conftest import WAIT
-from tests.helpers import eventually
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

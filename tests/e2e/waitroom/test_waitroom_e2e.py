@@ -15,7 +15,7 @@ from chalicelib.core.auth import dev_token
 from chalicelib.core.ids import new_id
 from infra.local.stack import LocalStack
 from tests.e2e.conftest import WAIT
-from tests.helpers import eventually
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -5,37 +5,16 @@ in next month's bench."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-import botocore.client
 
 from chalicelib.classes import service
 from chalicelib.classes.models import sessions
 from chalicelib.core import clock as core_clock
 from chalicelib.core import timers
 from tests.integration.classes.conftest import Classes
+from tests.support.calls import counted
 from tests.support.ids import unique
 
 MIN = 60
-
-
-@contextmanager
-def counted() -> Iterator[Counter[str]]:
-    """Every AWS call made inside the block, by ``service:Operation``."""
-    calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def count(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return original(client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = count  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def due_timers() -> list[timers.TimerItem]:

@@ -4,16 +4,15 @@ between the commit and the publish loses nothing, and a tick stays one transacti
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import botocore.client
 import pytest
 
 from chalicelib.consult import models, service
 from chalicelib.core import outbox, timers
 from tests.integration.consult.conftest import deliver_notifications, inbox
+from tests.support.calls import counted
 
 
 def die(_: object) -> None:
@@ -81,21 +80,6 @@ def test_appointment_expired_survives_a_crash_between_commit_and_publish(users, 
     assert len(expired) == 1 and expired[0]["detail"]["appointment_id"] == booked["id"]
 
 
-@contextmanager
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Every AWS call made inside the block, by ``service:operation``."""
-    calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counted(client: botocore.client.BaseClient, operation: str, params: dict) -> object:
-        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return original(client, operation, params)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(botocore.client.BaseClient, "_make_api_call", counted)
-        yield calls
-
-
 def test_a_tick_is_one_transaction_and_its_next_timer_and_emits_nothing(
     users, credits, clock, monkeypatch
 ) -> None:
@@ -107,7 +91,7 @@ def test_a_tick_is_one_transaction_and_its_next_timer_and_emits_nothing(
     meter = models.Meter.of(models.get_session(sid))
     clock.advance(meter.interval_seconds)
 
-    with aws_calls(monkeypatch) as calls:
+    with counted() as calls:
         assert service.tick(meter, 1) == "billed"
 
     assert calls == Counter(

@@ -5,33 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import botocore.client
 from chalice.test import Client
 
 from chalicelib.hotspot import service
 from tests.integration.hotspot.conftest import CALLBACK_TOKEN, new_phone, new_receipt, success_callback
+from tests.support.calls import counted
 from tests.support.queues import receive
-
-
-@contextmanager
-def counted() -> Iterator[Counter[str]]:
-    """Every AWS call made inside the block, by ``service:Operation``."""
-    calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def count(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return original(client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = count  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def pay(shop: dict[str, Any]) -> dict[str, Counter[str]]:

@@ -4,35 +4,13 @@ in AWS calls (the README's figure)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-import botocore.client
 import pytest
 
 from chalicelib.core import outbox
 from chalicelib.waitroom import logic, models, service
 from tests.integration.waitroom.conftest import bus_events
+from tests.support.calls import counted
 from tests.support.ids import unique
-
-
-@contextmanager
-def counted() -> Iterator[Counter[str]]:
-    """Every AWS call made inside the block, by ``service:Operation``."""
-    calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def count(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return original(client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = count  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def test_queue_ready_is_delivered_once_after_a_crash_between_the_round_and_its_publish(
