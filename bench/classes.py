@@ -154,7 +154,16 @@ def report(
     for status in ("ready", "ongoing", "absent", "completed"):
         if status in by_status:
             latency(f"lateness to {status}", by_status[status])
-    ours = ("(classes)", "(timers)", "events:", "sqs:", "scheduler:", "secretsmanager:")
+    ours = (
+        "(classes)",
+        "(classes+outbox)",
+        "(outbox)",
+        "(timers)",
+        "events:",
+        "sqs:",
+        "scheduler:",
+        "secretsmanager:",
+    )
     mine = {
         k: v
         for k, v in run_calls.items()
