@@ -378,8 +378,13 @@ def pending() -> Iterator[TimerItem]:
 
 
 def sweep() -> int:
-    """Re-send every overdue timer to the timers queue; the claim makes duplicates harmless."""
+    """Re-send every overdue timer to the timers queue; the claim makes duplicates harmless.
+
+    A re-sent timer's ``sweep_at`` moves to now, so the next sweeps leave it alone for another
+    grace: under a backlog (timers late because the consumers are behind, not lost) re-sending
+    every overdue timer on every sweep would multiply the very load that made them late."""
     sqs = client("sqs")
+    now = clock.now()
     url = queue_url(get_settings().timers_queue)
     batch: list[dict[str, str]] = []
     count = 0
@@ -392,6 +397,9 @@ def sweep() -> int:
             batch.clear()
 
     for item in overdue():
+        unchanged = (TimerItem.state == item.state) & (TimerItem.sweep_at == item.sweep_at)
+        if not db.update_if(item, [TimerItem.sweep_at.set(now)], unchanged):
+            continue  # claimed, finished or re-sent by another sweeper meanwhile
         batch.append({"Id": str(len(batch)), "MessageBody": _message(item)})
         count += 1
         if len(batch) == 10:

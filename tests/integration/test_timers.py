@@ -165,6 +165,28 @@ def test_sweeper_resends_overdue_timers_only(clock) -> None:
     assert timers.timer_id(PROBE, "r.11") in ids and timers.timer_id(PROBE, "r.12") not in ids
 
 
+def test_sweeper_resends_a_late_timer_once_per_grace_not_on_every_sweep(clock) -> None:
+    """Given a timer overdue because its consumers are behind (its message is still queued), when
+    the sweeper runs again before another grace has passed, it does not re-send it again; once
+    another grace has passed with the timer still unclaimed, it does."""
+    grace = get_settings().timer_sweep_grace_seconds
+    timers.schedule(PROBE, "r.15", clock.t)
+    drain()
+    tid = timers.timer_id(PROBE, "r.15")
+
+    clock.advance(grace + 1)
+    timers.sweep()
+    clock.advance(grace / 2)
+    timers.sweep()
+    first = [json.loads(b)["id"] for b in drain()].count(tid)
+
+    clock.advance(grace / 2 + 1)
+    timers.sweep()
+    later = [json.loads(b)["id"] for b in drain()].count(tid)
+
+    assert (first, later) == (1, 1)
+
+
 def test_sweeper_reclaims_a_timer_whose_consumer_died(clock) -> None:
     """Given a timer claimed by a consumer that died (lease expired), the sweeper fires it again."""
     due = clock.t
