@@ -9,7 +9,7 @@ runtime (in this process, as bench/timers.py runs it) fires them. Lateness is re
 each session's status history (applied at - moment due).
 
 Run: ``make bench`` or ``python -m bench.classes --count 1000``; ``--smoke``: 4 sessions within 2 s,
-every duration scaled by 0.1. Prints figures, asserts nothing.
+every duration scaled by 0.03. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ ENV = {
 }
 ACADEMY = {"preparation": 0.5, "buffer": 0.25, "tolerance": 0.25}
 DURATION_MINUTES = 0.5
-SMOKE = {"count": 4, "lead": 9.0, "window": 2.0, "scale": 0.1}
+SMOKE = {"count": 4, "lead": 9.0, "window": 2.0, "scale": 0.03}
 
 
 def create_all(count: int, lead: float, window: float, scale: float, seed: int) -> list[str]:
