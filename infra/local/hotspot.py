@@ -89,6 +89,7 @@ def start(stack: Any) -> None:
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
+        stack.check_alive("daraja")
         try:
             return requests.get(f"{url}/health", timeout=0.5).ok
         except requests.RequestException:

@@ -49,8 +49,15 @@ def start(stack: Any) -> None:
     control = stack.port(DEMO_CONTROL_PORT)
     password = router_password()
     argv = [sys.executable, "-m", "infra.local.routeros", "--port", str(port), "--control-port", str(control)]
-    stack._spawn("routeros", [*argv, "--username", USERNAME, "--password", password])
-    wait_until(lambda: _accepts(port) and _accepts(control), "RouterOS simulator", 30)
+    # ``--password=…`` in one word: a generated password may begin with "-", which argparse would
+    # read as an option (the simulator then exits 2 and the stack waits for nothing).
+    stack._spawn("routeros", [*argv, f"--username={USERNAME}", f"--password={password}"])
+
+    def up() -> bool:
+        stack.check_alive("routeros")
+        return _accepts(port) and _accepts(control)
+
+    wait_until(up, "RouterOS simulator", 30)
     stack.env.update(
         {
             "MUDA_LOCAL_ROUTER_HOST": "127.0.0.1",

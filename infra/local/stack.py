@@ -264,7 +264,7 @@ class LocalStack:
         url = f"http://127.0.0.1:{self.dynamodb_port}"
 
         def up() -> bool:
-            self._check_alive("dynamodb")
+            self.check_alive("dynamodb")
             try:
                 return requests.get(url, timeout=1).status_code in (200, 400)
             except requests.RequestException:
@@ -297,15 +297,19 @@ class LocalStack:
         )
 
         def up() -> bool:
-            self._check_alive("emulator")
+            self.check_alive("emulator")
             return _reachable(f"{self.endpoint}/moto-api/")
 
         wait_until(up, "moto_server", 30)
 
-    def _check_alive(self, name: str) -> None:
+    def check_alive(self, name: str) -> None:
         proc = self.procs.get(name)
         if proc is not None and proc.poll() is not None:
-            raise StackFailed(f"{name} exited with {proc.returncode} on start; see {self.log_dir}/{name}.log")
+            log = self.log_dir / f"{name}.log"
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+            raise StackFailed(
+                f"{name} exited with {proc.returncode} on start; {log} ends:\n" + "\n".join(tail)
+            )
 
     def api_argv(self) -> list[str]:
         return [
@@ -323,7 +327,7 @@ class LocalStack:
 
     def wait_api(self, proc: subprocess.Popen[bytes]) -> None:
         def up() -> bool:
-            self._check_alive("api")
+            self.check_alive("api")
             return _reachable(f"{self.api_url}/openapi.json")
 
         wait_until(up, "API", 120)
@@ -337,7 +341,7 @@ class LocalStack:
         log = self.log_dir / "runtime.log"
 
         def ready() -> bool:
-            self._check_alive("runtime")
+            self.check_alive("runtime")
             with log.open("rb") as f:
                 f.seek(offset)
                 return b"event runtime ready" in f.read()
