@@ -172,6 +172,10 @@ class PaymentStatus(BaseModel):
     password: str | None = None
     login_url: str | None = None
     expires_at: str | None = None
+    access: dict[str, Any] | None = Field(
+        default=None,
+        description="state: waiting | setting_up | slow | online | failed | ended | none; message; attempts",
+    )
 
 
 # --- query strings -------------------------------------------------------------------------------

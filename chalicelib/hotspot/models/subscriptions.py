@@ -115,6 +115,8 @@ def _bought(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
         "ip": payment.ip,
         "provision_version": purchase.version,
         "provision_status": "pending",
+        "provision_error": None,  # a new version starts with no failed try (the portal's "slow")
+        "provision_attempts": None,
         "last_payment_id": payment.payment_id,
     }
 

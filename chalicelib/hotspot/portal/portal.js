@@ -7,7 +7,7 @@
   var chosen = null, polling = null, deadline = 0;
   var POLL_MS = 1500, GIVE_UP_MS = 6 * 60 * 1000;
   var FAILED_TITLES = { cancelled: "Payment cancelled", wrong_pin: "Wrong M-Pesa PIN", timeout: "No answer from your phone",
-    insufficient_funds: "Not enough balance", provision_failed: "Paid, but the router is not answering",
+    insufficient_funds: "Not enough balance", provision_failed: "Paid, but your access is not ready",
     expired: "This access has ended", amount_mismatch: "Payment amount did not match", receipt_reused: "Receipt already used" };
 
   function show(step) {
@@ -97,15 +97,22 @@
         if (Date.now() > deadline) return failed({ reason: "timeout", message: "M-Pesa did not confirm the payment. If you were charged, keep the SMS and contact support." });
         polling = setTimeout(function () { poll(url); }, POLL_MS);
       } else if (s.status === "paid") {
-        $("wait-title").textContent = "Payment received";
-        $("wait-text").textContent = "Setting up your access on the router…";
+        // Paid is not online: the router gets the user first (access.state setting_up → online).
+        var slow = s.access && s.access.state === "slow";
+        $("app").setAttribute("data-access", slow ? "slow" : "setting_up");
+        $("wait-title").textContent = slow ? "Taking longer than usual" : "Payment received";
+        $("wait-text").textContent = (s.access && s.access.message) || "Setting up your access on the router…";
         done(s, false);
         polling = setTimeout(function () { poll(url); }, POLL_MS);
       } else if (s.status === "provisioned") {
+        $("app").setAttribute("data-access", "online");
         done(s, true);
       } else if (s.status === "provision_failed") {
-        done(s, false);
-        $("done-text").textContent = "Paid. The router did not answer yet; try to connect with these details in a minute.";
+        $("app").setAttribute("data-access", "failed");
+        failed({ status: s.status, message: (s.access && s.access.message) ||
+          "Payment received, but the router could not set up your access. We will retry or refund you." });
+        $("retry").hidden = true;  // paid already: never invite a second payment
+        if (Date.now() < deadline) polling = setTimeout(function () { poll(url); }, POLL_MS * 4);  // an operator's retry
       } else {
         failed(s);
       }
@@ -126,6 +133,7 @@
   function failed(s) {
     $("failed-title").textContent = FAILED_TITLES[s.reason] || FAILED_TITLES[s.status] || "Payment not completed";
     $("failed-text").textContent = s.message || "The payment did not go through. You were not charged.";
+    $("retry").hidden = false;
     show("step-failed");
   }
 

@@ -12,7 +12,7 @@ from chalicelib.core.observability import logger
 from chalicelib.hotspot import daraja, logic, messages
 from chalicelib.hotspot.models import callbacks, catalog, payments, subscriptions
 from chalicelib.hotspot.models.items import PaymentItem, to_int
-from chalicelib.hotspot.service import settlement
+from chalicelib.hotspot.service import access, settlement
 from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.integrations.mpesa import CallbackError, DarajaError, StkResult, parse_callback
 
@@ -193,6 +193,7 @@ def status(payment_id: str) -> dict[str, Any] | None:
         "reason": payment.reason,
         "message": payment.message,
         "receipt": payment.receipt,
+        "access": access.access(state, sub, payment.settled_at, clock.now()).public(),
     }
     if sub and payment.status == logic.PAID:
         router = catalog.get_router(sub.router_id)
