@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-PRODUCTS = ("ops", "notifications", "consult", "hotspot", "classes", "waitroom")
+PRODUCTS = ("ops", "notifications", "consult", "hotspot", "classes", "waitroom", "live")
 
 
 def load() -> None:

@@ -58,9 +58,26 @@ def client(service: str) -> Any:
         return _client(service, endpoint, settings.region, endpoint != endpoint_url())
 
 
+def client_at(service: str, endpoint: str) -> Any:
+    """A cached client for ``service`` at an endpoint of its own: API Gateway's management API
+    (``apigatewaymanagementapi``) lives at each WebSocket API's URL (the local stage: its gateway)."""
+    settings = get_settings()
+    with _lock:
+        return _client_at(service, endpoint, settings.region, settings.is_local)
+
+
+@cache
+def _client_at(service: str, endpoint: str, region: str, local: bool) -> Any:
+    credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"} if local else {}
+    return boto3.session.Session(**credentials).client(
+        service, region_name=region, endpoint_url=endpoint, config=_BOTO_CONFIG
+    )
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests that move the endpoint)."""
     _client.cache_clear()
+    _client_at.cache_clear()
 
 
 @cache
