@@ -56,6 +56,8 @@ class Index(BaseModel):
     docs: str
     openapi: str
     health: str
+    console: str
+    portal: str
 
 
 @cache
@@ -78,8 +80,16 @@ def _asset(name: str) -> str:
 
 @api.route("/", response=Index, roles=None)
 def index(call: Call) -> Index:
-    """Where things are: the API reference, the OpenAPI document, the health check."""
-    return Index(name="Muda", docs="/docs", openapi="/openapi.json", health="/health")
+    """Where things are: the API reference, the OpenAPI document, the health check, the
+    operations console and the captive portal."""
+    return Index(
+        name="Muda",
+        docs="/docs",
+        openapi="/openapi.json",
+        health="/health",
+        console="/admin",
+        portal="/portal",
+    )
 
 
 @api.route("/docs", roles=None, content_type="text/html; charset=utf-8")
