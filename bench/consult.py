@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +49,21 @@ def principal(sub: str, role: str):  # type: ignore[no-untyped-def]
     return Principal(sub=sub, roles=frozenset({role}))
 
 
+ALWAYS = {day: [("00:00", "24:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def register_doctors(ids: Sequence[str]) -> None:
+    """The bench's doctors in the registry, active, at any hour (bookings and sessions need one)."""
+    from chalicelib.consult.service import doctors
+    from chalicelib.core.errors import Conflict
+
+    for doctor_id in ids:
+        with suppress(Conflict):
+            doctors.register(
+                doctor_id, {"name": doctor_id, "timezone": "UTC", "weekly": ALWAYS}, by="bench", approved=True
+            )
+
+
 def start_session(run: str, n: int, credits: int = CREDITS) -> str:
     from chalicelib.consult import models, service
 
@@ -63,6 +79,7 @@ def calls_per_tick(counter: CallCounter) -> Counter[str]:
     from chalicelib.consult import models, service
     from chalicelib.core import timers
 
+    register_doctors(["cpt-d0"])
     sid = start_session("cpt", 0)
     meter = models.Meter.of(models.get_session(sid))
     item = timers.get(service.TICK, service.tick_key(meter, 1))
@@ -78,6 +95,7 @@ def lateness(count: int, workers: int, credits: int) -> tuple[list[float], int, 
     from chalicelib.consult import models
 
     run = f"lt{int(time.time())}"
+    register_doctors([f"{run}-d{n}" for n in range(min(count, 50))])
     began = time.monotonic()
     with ThreadPoolExecutor(workers) as pool:
         sids = list(pool.map(lambda n: start_session(run, n, credits), range(count)))
@@ -135,6 +153,7 @@ def bookings(
     from chalicelib.core.errors import Conflict
 
     base = (int(time.time()) // 1800 + 48) * 1800
+    register_doctors([f"bk-d{n}" for n in range(20)] + ["bc-doctor"])
     with counter.window() as calls:
         began = time.monotonic()
         with ThreadPoolExecutor(workers) as pool:

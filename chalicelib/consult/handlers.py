@@ -40,3 +40,9 @@ def call_not_connected(timer: timers.Timer) -> None:
 def appointment_stale(timer: timers.Timer) -> None:
     """A pending appointment whose time passed, or that waited 24 h, is cancelled by the system."""
     service.expire_appointment(timer.payload["appointment_id"])
+
+
+@timers.handles(service.PRESENCE_LAPSE)
+def presence_lapsed(timer: timers.Timer) -> None:
+    """A doctor's ``available`` ran out without a heartbeat: offline (unless renewed meanwhile)."""
+    service.lapse_presence(timer.payload["doctor_id"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 DOMAIN = "consult"  # the events' source: ``muda.consult``
@@ -140,16 +139,6 @@ def idle_due(started: float, last: float | None, idle_seconds: float) -> float:
 
 
 # --- appointments -----------------------------------------------------------------------------
-
-
-def slot_error(at: datetime, now: float, slot_minutes: int) -> str | None:
-    """Why ``at`` cannot be booked (off the grid, or not in the future), or ``None``."""
-    epoch = at.timestamp()
-    if epoch % (slot_minutes * 60) != 0:
-        return f"time must be on the doctor's {slot_minutes}-minute slot grid (e.g. :00 or :30, seconds 0)"
-    if epoch <= now:
-        return "time must be in the future"
-    return None
 
 
 def appointment_expiry(created_at: float, scheduled_at: float, pending_seconds: float) -> tuple[float, str]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from chalicelib.core.schemas import Page, Query, RequestBody
+from chalicelib.core.schemas import Page, RequestBody
 
 UserId = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+-]+$")
 Reference = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/#-]+$")
@@ -178,17 +177,6 @@ class AppointmentList(BaseModel):
     appointments: list[AppointmentOut]
 
 
-class SlotOut(BaseModel):
-    at: datetime
-    free: bool
-
-
-class SlotList(BaseModel):
-    doctor_id: str
-    slot_minutes: int
-    slots: list[SlotOut]
-
-
 # --- query strings ----------------------------------------------------------------------------
 
 
@@ -208,7 +196,3 @@ class LedgerPage(ViewerPage):
 class MessagePage(Page):
     limit: int = Field(default=100, ge=1, le=500, description="How many messages, at most.")
     after: str | None = Field(default=None, max_length=128, description="Cursor: the last message id seen.")
-
-
-class SlotQuery(Query):
-    date: dt.date | None = Field(default=None, description="The UTC day, YYYY-MM-DD (default today).")

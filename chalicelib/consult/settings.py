@@ -22,6 +22,8 @@ class ConsultSettings(BaseSettings):
     award_video: int = Field(default=1500, ge=0)
     slot_minutes: int = Field(default=30, ge=1, le=24 * 60)
     appointment_pending_seconds: float = Field(default=24 * 3600, gt=0)
+    presence_idle_seconds: float = Field(default=900, gt=0)  # ``available`` lapses without a heartbeat
+    slots_max_days: int = Field(default=31, ge=1, le=366)  # the longest range GET /doctors/{id}/slots answers
     max_intervals_per_end: int = Field(default=40, ge=1, le=45)  # 2 ledger items each, ≤ 100 actions
 
 

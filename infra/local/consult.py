@@ -1,7 +1,8 @@
 """Local stack hooks of the consult domain: demo data for ``make run``.
 
-``seed(stack)``: a plan, a doctor, a patient subscribed to it (5 text sessions, 2 voice calls,
-1 video call), their dev tokens, and the first curl of a walkthrough (docs/consult.md).
+``seed(stack)``: a plan, a doctor (a general practitioner in Nairobi working Mon-Sat 08:00-18:00
+and Sun 10:00-14:00, every mode), a patient subscribed to the plan (5 text sessions, 2 voice
+calls, 1 video call), their dev tokens, and the first curl of a walkthrough (docs/consult.md).
 """
 
 from __future__ import annotations
@@ -10,6 +11,19 @@ from contextlib import suppress
 from typing import Any
 
 DOCTOR, PATIENT = "doctor-1", "patient-1"
+HOURS = {
+    **{day: [("08:00", "18:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+    "sun": [("10:00", "14:00")],
+}
+PROFILE = {
+    "name": "Dr Amina Wanjiru",
+    "bio": "General practitioner; family health and follow-ups.",
+    "specialties": ["general practice", "family medicine"],
+    "languages": ["en", "sw"],
+    "modes": ["text", "voice", "video"],
+    "timezone": "Africa/Nairobi",
+    "weekly": HOURS,
+}
 
 
 def seed(stack: Any) -> list[str]:
@@ -29,11 +43,13 @@ def seed(stack: Any) -> list[str]:
     )
     with suppress(Conflict):  # seeded before: the credits were granted once
         service.subscribe(PATIENT, plan.plan_id, "demo-seed", "seed")
+    with suppress(Conflict):  # seeded before: the doctor is registered
+        service.doctors.register(DOCTOR, PROFILE, by="seed", approved=True)
     patient, doctor = dev_token(PATIENT, ["patient"]), dev_token(DOCTOR, ["doctor"])
     return [
         "",
         f"Consultations (docs/consult.md): {PATIENT} has 5 text, 2 voice, 1 video credits, billed "
-        f"every {settings().interval_seconds:g} s; {DOCTOR} answers",
+        f"every {settings().interval_seconds:g} s; {DOCTOR} ({PROFILE['name']}, Nairobi hours) answers",
         f"  export PATIENT={patient}",
         f"  export DOCTOR={doctor}",
         '  curl -s -X POST $API/text-sessions -H "Authorization: Bearer $PATIENT" '

@@ -34,6 +34,7 @@ def test_runtime_killed_is_restarted_nothing_lost_ticks_billed_once(stack: Local
     the first tick, the stack restarts it; the session still bills intervals 1-4, each once, and
     auto-ends; the patient has 0 left and the doctor earned 4."""
     patient, doctor = Http(stack, unique("pat"), "patient"), Http(stack, unique("doc"), "doctor")
+    assert admin("POST", "/admin/consult/doctors", {"doctor_id": doctor.sub, "name": "Dr Who"})[0] == 201
     top_up = {"patient_id": patient.sub, "kind": "text", "credits": 4, "reference": unique("top")}
     assert admin("POST", "/admin/consult/top-ups", top_up)[0] == 201
     status, session = patient("POST", "/text-sessions", {"doctor_id": doctor.sub})

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from chalicelib.consult import service
 from chalicelib.consult.api import PARTIES, PATIENT, api
-from chalicelib.consult.api.shapes import appointment_out, utc, viewer
+from chalicelib.consult.api.shapes import appointment_out, viewer
 from chalicelib.consult.schemas import (
     AppointmentList,
     AppointmentOut,
     BookAppointment,
     CancelIn,
     Reschedule,
-    SlotList,
-    SlotOut,
-    SlotQuery,
     ViewerPage,
 )
-from chalicelib.consult.settings import settings
-from chalicelib.core import clock
 from chalicelib.core.http import Call
 
 
@@ -30,10 +23,11 @@ from chalicelib.core.http import Call
     response=AppointmentOut,
     status=201,
     roles=PATIENT,
-    errors=(400, 409),
+    errors=(400, 404, 409),
 )
 def book(call: Call) -> AppointmentOut:
-    """Book a slot on the doctor's grid (409 ``slot_taken`` if someone holds it)."""
+    """Book a free slot of the doctor (409 ``slot_taken`` if someone holds it,
+    ``outside_availability`` outside the doctor's hours; 404/409 unknown or inactive doctor)."""
     body: BookAppointment = call.body
     return appointment_out(service.book(call.user, body.doctor_id, body.scheduled_at, body.note))
 
@@ -101,18 +95,3 @@ def cancel(call: Call, appointment_id: str) -> AppointmentOut:
 def complete(call: Call, appointment_id: str) -> AppointmentOut:
     """The doctor marks a confirmed appointment done, after its time."""
     return appointment_out(service.complete(appointment_id, call.user))
-
-
-@api.route("/doctors/{doctor_id}/slots", query=SlotQuery, response=SlotList)
-def slots(call: Call, doctor_id: str) -> SlotList:
-    """The doctor's slot grid for one UTC day (``?date=YYYY-MM-DD``, default today), free or taken."""
-    args: SlotQuery = call.args
-    date = args.date or clock.utcnow().date()
-    day = datetime(date.year, date.month, date.day, tzinfo=UTC)
-    minutes = settings().slot_minutes
-    grid = service.free_slots(doctor_id, day.timestamp(), minutes)
-    return SlotList(
-        doctor_id=doctor_id,
-        slot_minutes=minutes,
-        slots=[SlotOut(at=utc(at), free=free) for at, free in grid],
-    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from chalicelib.consult import logic, models, service
+from chalicelib.consult import availability, logic, models, service
+from chalicelib.consult.doctor_schemas import DoctorOut, ExceptionOut
 from chalicelib.consult.schemas import (
     AppointmentOut,
     LedgerEntryOut,
@@ -147,3 +150,46 @@ def message_out(m: models.Message) -> MessageOut:
         body=m.body,
         created_at=utc(m.created_at),
     )
+
+
+# --- doctors, hours, presence -------------------------------------------------------------------
+
+
+def doctor_out(d: models.Doctor, presence: models.Presence | None = None) -> DoctorOut:
+    from chalicelib.consult.service import presence as presence_service
+
+    status, until = presence_service.effective(presence, clock.now())
+    return DoctorOut(
+        id=d.doctor_id,
+        name=d.name,
+        bio=d.bio,
+        specialties=sorted(d.specialties or ()),
+        languages=sorted(d.languages or ()),
+        modes=sorted(d.modes or ()),
+        status=d.status,
+        active=d.status == "active",
+        timezone=d.timezone,
+        presence=status,
+        available_until=_dt(until),
+    )
+
+
+def exception_out(e: models.ScheduleException) -> ExceptionOut:
+    return ExceptionOut(date=dt.date.fromisoformat(e.day), hours=e.hours, leave=not e.hours, reason=e.reason)
+
+
+def instant(text: str | None, tz: ZoneInfo, *, end: bool = False) -> float | None:
+    """A query's ``from``/``to``: a date is the doctor's local day (its start; with ``end`` the
+    start of the next day, so ``to`` includes its date), a datetime must carry an offset."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return availability.local_day_bounds(day, tz)[1 if end else 0]
+        value = datetime.fromisoformat(text.replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{text!r} is not a date (YYYY-MM-DD) or a datetime", code="invalid_query") from None
+    if value.tzinfo is None:
+        raise BadRequest(f"{text!r} needs an offset (e.g. +03:00 or Z)", code="invalid_query")
+    return value.timestamp()

@@ -7,11 +7,15 @@ Re-exported here: the item classes and the reads tests and tools use most."""
 from chalicelib.consult.models.appointments import get_appointment, slot_holder
 from chalicelib.consult.models.billing import Meter, ledger_of_session
 from chalicelib.consult.models.credits import get_subscription, get_wallet, grant
+from chalicelib.consult.models.doctors import get_doctor, get_presence
 from chalicelib.consult.models.items import (
     Appointment,
+    Doctor,
     LedgerEntry,
     Message,
     Plan,
+    Presence,
+    ScheduleException,
     Session,
     SlotLock,
     Subscription,
@@ -21,15 +25,20 @@ from chalicelib.consult.models.sessions import get_session, messages, touch
 
 __all__ = [
     "Appointment",
+    "Doctor",
     "LedgerEntry",
     "Message",
     "Meter",
     "Plan",
+    "Presence",
+    "ScheduleException",
     "Session",
     "SlotLock",
     "Subscription",
     "Wallet",
     "get_appointment",
+    "get_doctor",
+    "get_presence",
     "get_session",
     "get_subscription",
     "get_wallet",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.consult.logic import Notice
-from chalicelib.consult.models import items
+from chalicelib.consult.models import doctors, items
 from chalicelib.consult.models.items import Appointment, SlotLock
 from chalicelib.core import db
 
@@ -32,13 +32,15 @@ def slot_holder(doctor_id: str, at: float) -> str | None:
     return lock.appointment_id if lock else None
 
 
-def book(appointment: Appointment, notice: Notice) -> bool:
-    """Create the appointment, its slot lock and the news of it together; ``False`` if the slot
-    is taken."""
+def book(appointment: Appointment, notice: Notice, doctor_version: int) -> bool:
+    """Create the appointment, its slot lock and the news of it together, only while the doctor
+    is active with the hours (``doctor_version``) the booking was checked against; ``False`` if
+    the slot is taken. Raises ``db.Refused`` (label ``doctor``) if the doctor changed."""
     lock = items.slot_lock(appointment.doctor_id, appointment.scheduled_at, appointment.appointment_id)
 
     def write() -> None:
         with db.transact() as tx:
+            doctors.check(tx, appointment.doctor_id, doctors.bookable(doctor_version))
             tx.put(lock, condition=SlotLock.pk.does_not_exist(), label=SLOT)
             tx.put(appointment, condition=Appointment.pk.does_not_exist(), label=APPOINTMENT)
             tx.put(items.marker("appointment", appointment.appointment_id))
@@ -56,11 +58,15 @@ def transition(
     take_at: float | None = None,
     close_marker: bool = False,
     notice: Notice | None = None,
+    doctor_version: int | None = None,
 ) -> None:
     """Move an appointment from one of ``expected`` (and its current time), optionally releasing
     its slot lock and/or taking the lock of ``take_at``, with its news — all in one transaction.
-    Raises ``db.Refused`` (labels ``appointment`` and ``new_slot``)."""
+    A move to ``take_at`` also holds the doctor to the hours it was checked against
+    (``doctor_version``). Raises ``db.Refused`` (labels ``appointment``, ``new_slot``, ``doctor``)."""
     with db.transact() as tx:
+        if doctor_version is not None:
+            doctors.check(tx, appointment.doctor_id, doctors.bookable(doctor_version))
         tx.update(
             Appointment(*items.appointment_key(appointment.appointment_id)),
             actions,

@@ -28,6 +28,18 @@ def get_wallet(doctor_id: str) -> Wallet | None:
     return db.get_or_none(Wallet, *items.wallet_key(doctor_id), consistent=True)
 
 
+def pay_out(tx: db.Tx, doctor_id: str, amount: int, now: float) -> None:
+    """The wallet's side of a payout, inside the payout's own transaction: ``balance`` down and
+    ``paid_out`` up by ``amount`` (refused below 0, label ``wallet``), so the earnings statement
+    of all time still equals ``balance + paid_out``."""
+    tx.update(
+        Wallet(*items.wallet_key(doctor_id)),
+        [Wallet.balance.add(-amount), Wallet.paid_out.add(amount), Wallet.updated_at.set(now)],
+        condition=Wallet.balance >= amount,
+        label="wallet",
+    )
+
+
 def grant(patient_id: str, reference: str, credits: dict[str, int], plan_id: str | None, by: str) -> bool:
     """Add credits (a subscription or a top-up) once per reference; ``False`` if already applied."""
     now = clock.now()

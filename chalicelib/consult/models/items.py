@@ -5,7 +5,11 @@ Items (``pk`` / ``sk``):
 - ``PLAN#<id>`` / ``PLAN`` — a plan (credits per kind, price); listed on gsi1 ``PLANS``.
 - ``PATIENT#<id>`` / ``SUBSCRIPTION`` — credits per kind and status; ``GRANT#<reference>`` items
   record each subscription or top-up once (the reference is the business fact, e.g. a receipt).
-- ``DOCTOR#<id>`` / ``WALLET`` — the doctor's earnings.
+- ``DOCTOR#<id>`` / ``WALLET`` — the doctor's earnings (``balance`` + ``paid_out`` = all awards);
+  ``PROFILE`` the registry entry (status, modes, zone, weekly hours, ``version`` of what a booking
+  checks; listed on gsi1 ``DOCTORS#<status>``); ``PRESENCE`` available/busy/offline (its own item,
+  so heartbeats never contend with bookings); ``EXCEPTION#<local date>`` a dated change of hours;
+  ``QUEUE#<time>#<session>`` a text request waiting for the doctor.
 - ``SESSION#<id>`` / ``SESSION`` — a text session or a call; ``MSG#<ulid>`` its messages;
   ``LEDGER#<interval>#debit|award`` its ledger: one debit and one award per billed interval, each
   created with ``attribute_not_exists`` so a second one cannot exist.
@@ -22,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.consult import logic
@@ -118,6 +122,7 @@ class Wallet(_Item):
     table = "consult"
     doctor_id = UnicodeAttribute(null=True)
     balance = NumberAttribute(default=0)
+    paid_out = NumberAttribute(null=True)  # moved out by payouts (balance -= x, paid_out += x)
     credits_earned = NumberAttribute(default=0)
     updated_at = NumberAttribute(null=True)
 
@@ -158,6 +163,7 @@ class Session(_Item):
     patient_active_at = NumberAttribute(null=True)
     doctor_active_at = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    routing = UnicodeAttribute(null=True)  # text requests: delivered | queued
     by_doctor = ByDoctor()
     by_patient = ByPatient()
 
@@ -200,6 +206,53 @@ class SlotLock(_Item):
     expires_at = NumberAttribute(null=True)  # TTL: clean-up of past slots only
 
 
+class Doctor(_Item):
+    """A registry entry. ``version`` moves with what decides a booking (status, hours,
+    exceptions), so a booking conditioned on the version it read cannot slip past a change."""
+
+    table = "consult"
+    doctor_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    bio = UnicodeAttribute(null=True)
+    specialties = UnicodeSetAttribute(null=True)
+    languages = UnicodeSetAttribute(null=True)
+    modes = UnicodeSetAttribute(null=True)
+    status = UnicodeAttribute()  # pending | active | inactive
+    timezone = UnicodeAttribute()
+    weekly = JSONAttribute(null=True)  # {"mon": [["09:00", "17:00"]], …}
+    version = NumberAttribute(default=0)
+    registered_by = UnicodeAttribute()
+    approved_by = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute(null=True)
+    by_doctor = ByDoctor()  # gsi1 "DOCTORS#<status>"
+
+
+class Presence(_Item):
+    table = "consult"
+    doctor_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # available | busy | offline
+    until = NumberAttribute(null=True)  # when ``available`` lapses without a new heartbeat
+    changed_at = NumberAttribute()
+
+
+class ScheduleException(_Item):
+    table = "consult"
+    doctor_id = UnicodeAttribute()
+    day = UnicodeAttribute()  # local date YYYY-MM-DD
+    hours = JSONAttribute()  # [] is leave
+    reason = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+
+
+class QueueEntry(_Item):
+    table = "consult"
+    session_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    routing = UnicodeAttribute()  # delivered (doctor was available) | queued
+    created_at = NumberAttribute()
+
+
 class OpenMarker(_Item):
     table = "consult"
     item_id = UnicodeAttribute()
@@ -224,6 +277,34 @@ def grant_key(patient_id: str, reference: str) -> tuple[str, str]:
 
 def wallet_key(doctor_id: str) -> tuple[str, str]:
     return f"DOCTOR#{doctor_id}", "WALLET"
+
+
+def doctor_key(doctor_id: str) -> tuple[str, str]:
+    return f"DOCTOR#{doctor_id}", "PROFILE"
+
+
+def doctors_listed(status: str) -> str:
+    """The gsi1 partition of the doctors in ``status``."""
+    return f"DOCTORS#{status}"
+
+
+def doctor_sort(name: str, doctor_id: str) -> str:
+    return f"{name.casefold()}#{doctor_id}"
+
+
+def presence_key(doctor_id: str) -> tuple[str, str]:
+    return f"DOCTOR#{doctor_id}", "PRESENCE"
+
+
+EXCEPTIONS, QUEUE = "EXCEPTION#", "QUEUE#"
+
+
+def exception_key(doctor_id: str, day: str) -> tuple[str, str]:
+    return f"DOCTOR#{doctor_id}", f"{EXCEPTIONS}{day}"
+
+
+def queue_key(doctor_id: str, created_at: float, session_id: str) -> tuple[str, str]:
+    return f"DOCTOR#{doctor_id}", f"{QUEUE}{time_key(created_at)}#{session_id}"
 
 
 def session_key(session_id: str) -> tuple[str, str]:

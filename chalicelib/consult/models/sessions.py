@@ -9,8 +9,8 @@ from typing import Any
 
 from chalicelib.consult import logic
 from chalicelib.consult.logic import Notice
-from chalicelib.consult.models import items
-from chalicelib.consult.models.items import Message, Session
+from chalicelib.consult.models import doctors, items
+from chalicelib.consult.models.items import Message, QueueEntry, Session
 from chalicelib.core import clock, db
 
 SESSION = "session"  # the label of a session's conditional update
@@ -30,12 +30,26 @@ def messages(session_id: str, limit: int = 100, after: str | None = None) -> lis
     return list(Message.query(partition, condition, consistent_read=True, limit=limit))
 
 
-def create(session: Session, notice: Notice) -> None:
-    """Store a new session, its open marker and the news of it (to the doctor)."""
+def create(session: Session, notice: Notice | None, queued: QueueEntry | None = None) -> None:
+    """Store a new session, its open marker, its place in the doctor's queue (text requests) and
+    the news of it — only while the doctor is active and offers its mode (checked in the same
+    transaction). Raises ``db.Refused`` (label ``doctor``)."""
     with db.transact() as tx:
+        doctors.check(tx, session.doctor_id, doctors.offers(session.kind))
         tx.put(session, condition=Session.pk.does_not_exist(), label=SESSION)
         tx.put(items.marker("session", session.session_id))
-        tx.emit(*notice.event())
+        if queued is not None:
+            tx.put(queued)
+        if notice is not None:
+            tx.emit(*notice.event())
+
+
+def _leave_queue(tx: db.Tx, session: Session) -> None:
+    """A text request that stops waiting leaves the doctor's queue (a no-op for calls)."""
+    if session.kind == "text":
+        tx.delete(
+            QueueEntry(*items.queue_key(session.doctor_id, float(session.created_at), session.session_id))
+        )
 
 
 def put_message(message: Message, session_id: str, expected: str, activity: list[Any]) -> None:
@@ -51,9 +65,12 @@ def put_message(message: Message, session_id: str, expected: str, activity: list
         )
 
 
-def activate(message: Message, session_id: str, now: float, notice: Notice) -> None:
-    """The doctor's first message: store it and activate the session, once. Raises ``db.Refused``."""
+def activate(message: Message, session: Session, now: float, notice: Notice) -> None:
+    """The doctor's first message: store it and activate the session, once; the request leaves
+    the doctor's queue. Raises ``db.Refused``."""
+    session_id = session.session_id
     with db.transact() as tx:
+        _leave_queue(tx, session)
         tx.put(message, condition=Message.sk.does_not_exist())
         tx.update(
             Session(*items.session_key(session_id)),
@@ -82,11 +99,13 @@ def touch(session_id: str, role: str, now: float) -> bool:
 
 
 def close_unmetered(
-    session_id: str, expected: str, status: str, reason_attr: str, reason: str, notice: Notice | None = None
+    session: Session, expected: str, status: str, reason_attr: str, reason: str, notice: Notice | None = None
 ) -> bool:
     """A session that never metered leaves (cancelled, expired, failed, ended before connecting):
-    one conditional transition, no money, and its news if any. ``False`` if it was not ``expected``."""
+    one conditional transition, no money, out of the doctor's queue, and its news if any.
+    ``False`` if it was not ``expected``."""
     now = clock.now()
+    session_id = session.session_id
     reason_field = Session.ended_reason if reason_attr == "ended_reason" else Session.failure_reason
 
     def write() -> None:
@@ -103,6 +122,7 @@ def close_unmetered(
                 label=SESSION,
             )
             tx.delete(items.marker("session", session_id))
+            _leave_queue(tx, session)
             if notice:
                 tx.emit(*notice.event())
 

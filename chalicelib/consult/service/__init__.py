@@ -3,9 +3,12 @@
 The routes and handlers stay thin; the rules are in ``logic``, the conditional writes in
 ``models``; here they are put in order, with the timers around them, one module per flow:
 ``credits`` (plans, grants, wallets), ``metering`` (ticks, settling, idle), ``sessions`` (text
-sessions and calls), ``appointments``. This package re-exports each flow's entry points.
+sessions and calls), ``appointments``, ``doctors`` (the registry), ``availability`` (hours and
+slots), ``presence`` (online status, the request queue), ``earnings`` (statements). This
+package re-exports each flow's entry points.
 """
 
+from chalicelib.consult.service import availability, doctors, earnings, presence
 from chalicelib.consult.service.appointments import (
     accept_reschedule,
     appointments_of,
@@ -14,7 +17,6 @@ from chalicelib.consult.service.appointments import (
     complete,
     confirm,
     expire_appointment,
-    free_slots,
     load_appointment,
     propose_reschedule,
 )
@@ -23,6 +25,7 @@ from chalicelib.consult.service.common import (
     CONNECT_TIMEOUT,
     IDLE,
     PENDING_TIMEOUT,
+    PRESENCE_LAPSE,
     TICK,
 )
 from chalicelib.consult.service.credits import (
@@ -36,6 +39,7 @@ from chalicelib.consult.service.credits import (
     wallet,
 )
 from chalicelib.consult.service.metering import START_GRACE_SECONDS, idle_check, settle, tick, tick_key
+from chalicelib.consult.service.presence import lapse as lapse_presence
 from chalicelib.consult.service.sessions import (
     call_connected,
     create_text_session,
@@ -56,10 +60,12 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "IDLE",
     "PENDING_TIMEOUT",
+    "PRESENCE_LAPSE",
     "START_GRACE_SECONDS",
     "TICK",
     "accept_reschedule",
     "appointments_of",
+    "availability",
     "book",
     "call_connected",
     "cancel_appointment",
@@ -67,17 +73,20 @@ __all__ = [
     "confirm",
     "create_plan",
     "create_text_session",
+    "doctors",
+    "earnings",
     "end_session",
     "expire_appointment",
     "expire_pending",
     "fail_call",
-    "free_slots",
     "idle_check",
+    "lapse_presence",
     "ledger",
     "list_plans",
     "load_appointment",
     "load_session",
     "messages",
+    "presence",
     "propose_reschedule",
     "record_activity",
     "send_message",

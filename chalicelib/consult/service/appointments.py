@@ -9,10 +9,12 @@ from typing import Any
 
 from chalicelib.consult import logic
 from chalicelib.consult.logic import Notice
-from chalicelib.consult.models import appointments, items
+from chalicelib.consult.models import appointments, doctors, items
 from chalicelib.consult.models.appointments import APPOINTMENT, NEW_SLOT
-from chalicelib.consult.models.items import Appointment
+from chalicelib.consult.models.items import Appointment, Doctor
+from chalicelib.consult.service import availability
 from chalicelib.consult.service.common import APPOINTMENT_EXPIRY, acting_party, drop_timer, party_of
+from chalicelib.consult.service.doctors import refusal, require_doctor
 from chalicelib.consult.settings import settings
 from chalicelib.core import clock, db, ids, timers
 from chalicelib.core.auth import Principal
@@ -34,13 +36,6 @@ def appointments_of(sub: str, role: str, limit: int) -> list[Appointment]:
     return appointments.appointments_of(sub, role, limit)
 
 
-def _check_slot(at: datetime) -> float:
-    error = logic.slot_error(at, clock.now(), settings().slot_minutes)
-    if error:
-        raise Unprocessable(error, code="invalid_slot")
-    return at.timestamp()
-
-
 def _slot_taken() -> Conflict:
     return Conflict(logic.SLOT_TAKEN_MESSAGE, code="slot_taken")
 
@@ -54,11 +49,24 @@ def _other(appointment: Appointment, role: str) -> str:
 
 
 def book(principal: Principal, doctor_id: str, at: datetime, note: str | None) -> Appointment:
-    """Book a slot: the appointment and its slot lock in one transaction, so exactly one booking
-    of a slot succeeds however many race."""
+    """Book a slot inside the doctor's hours: the appointment and its slot lock in one
+    transaction that also holds the doctor to the hours checked, so exactly one booking of a
+    slot succeeds however many race, and none lands in hours changed meanwhile."""
     if doctor_id == principal.sub:
         raise BadRequest("you cannot book yourself", code="same_party")
-    scheduled = _check_slot(at)
+    for _ in range(3):
+        try:
+            return _book(principal, require_doctor(doctor_id), at, note)
+        except db.Refused as refused:
+            if not refused.by(doctors.DOCTOR):
+                raise
+            # the doctor changed (hours, status) under the booking: check again from the start
+    raise refusal(doctor_id)
+
+
+def _book(principal: Principal, doctor: Doctor, at: datetime, note: str | None) -> Appointment:
+    doctor_id = doctor.doctor_id
+    scheduled = availability.check_bookable(doctor, at)
     if appointments.slot_holder(doctor_id, scheduled):
         raise _slot_taken()  # cheap refusal; the transaction below decides races
     now = clock.now()
@@ -81,7 +89,12 @@ def book(principal: Principal, doctor_id: str, at: datetime, note: str | None) -
         f"New appointment request for {_when(scheduled)}.",
         scheduled_at=at.isoformat(),
     )
-    if not appointments.book(appointment, notice):
+    try:
+        booked = appointments.book(appointment, notice, int(doctor.version))
+    except db.Refused:
+        drop_timer(APPOINTMENT_EXPIRY, appointment_id)
+        raise
+    if not booked:
         drop_timer(APPOINTMENT_EXPIRY, appointment_id)
         raise _slot_taken()
     return appointment
@@ -95,6 +108,8 @@ def _transition(
     except db.Refused as refused:
         if refused.by(NEW_SLOT) and not refused.by(APPOINTMENT):
             raise _slot_taken() from None
+        if refused.by(doctors.DOCTOR) and not refused.by(APPOINTMENT):
+            raise refusal(appointment.doctor_id) from None
         current = appointments.get_appointment(appointment.appointment_id)
         status = current.status if current else "gone"
         raise Conflict(
@@ -127,7 +142,8 @@ def propose_reschedule(appointment_id: str, principal: Principal, at: datetime) 
     party to accept."""
     appointment, _ = load_appointment(appointment_id, principal)
     role = acting_party(appointment.patient_id, appointment.doctor_id, principal)
-    scheduled = _check_slot(at)
+    doctor = require_doctor(appointment.doctor_id)
+    scheduled = availability.check_bookable(doctor, at)
     if scheduled == appointment.scheduled_at:
         raise Unprocessable("that is already the appointment's time", code="same_slot")
     listed = items.appointment_sort(scheduled, appointment_id)
@@ -146,6 +162,7 @@ def propose_reschedule(appointment_id: str, principal: Principal, at: datetime) 
         take_at=scheduled,
         release=True,
         close_marker=True,
+        doctor_version=int(doctor.version),
         notice=logic.appointment_notice(
             appointment_id,
             "AppointmentRescheduleProposed",
@@ -245,14 +262,3 @@ def expire_appointment(appointment_id: str) -> str:
         return "skipped"
     logger.info("appointment expired", extra={"appointment_id": appointment_id, "reason": reason})
     return "expired"
-
-
-def free_slots(doctor_id: str, day_start: float, slot_minutes: int) -> list[tuple[float, bool]]:
-    """The doctor's grid for one UTC day: each slot and whether it is free."""
-    step = slot_minutes * 60
-    taken = {
-        float(a.scheduled_at)
-        for a in appointments.appointments_on(doctor_id, day_start, day_start + 86400)
-        if a.status in logic.HOLDING
-    }
-    return [(at, at not in taken) for at in (day_start + n * step for n in range(86400 // step))]

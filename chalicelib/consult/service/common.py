@@ -17,6 +17,7 @@ IDLE = "consult.idle"
 PENDING_TIMEOUT = "consult.pending_timeout"
 CONNECT_TIMEOUT = "consult.connect_timeout"
 APPOINTMENT_EXPIRY = "consult.appointment_expiry"
+PRESENCE_LAPSE = "consult.presence"  # a doctor's ``available`` runs out
 RETRIES = 8
 
 T = TypeVar("T")

@@ -11,9 +11,9 @@ in its own transaction.
 from __future__ import annotations
 
 from chalicelib.consult import logic
-from chalicelib.consult.models import billing, items, sessions
+from chalicelib.consult.models import billing, doctors, items, sessions
 from chalicelib.consult.models.items import LedgerEntry, Message, Session
-from chalicelib.consult.service import metering
+from chalicelib.consult.service import metering, presence
 from chalicelib.consult.service.common import (
     CONNECT_TIMEOUT,
     PENDING_TIMEOUT,
@@ -24,8 +24,9 @@ from chalicelib.consult.service.common import (
     reread_until_written,
 )
 from chalicelib.consult.service.credits import require_credit
+from chalicelib.consult.service.doctors import refusal, require_doctor
 from chalicelib.consult.settings import award_for, settings
-from chalicelib.core import clock, ids, timers
+from chalicelib.core import clock, db, ids, timers
 from chalicelib.core.auth import Principal
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.observability import logger
@@ -55,7 +56,9 @@ def session_ledger(session_id: str, principal: Principal) -> list[LedgerEntry]:
     return billing.ledger_of_session(session_id)
 
 
-def _new_session(prefix: str, kind: str, patient_id: str, doctor_id: str, status: str, now: float) -> Session:
+def _new_session(
+    prefix: str, kind: str, patient_id: str, doctor_id: str, status: str, now: float, **fields: object
+) -> Session:
     return items.new_session(
         ids.new_id(prefix),
         kind,
@@ -65,31 +68,49 @@ def _new_session(prefix: str, kind: str, patient_id: str, doctor_id: str, status
         now,
         award=award_for(kind),
         interval_seconds=settings().interval_seconds,
+        **fields,
     )
 
 
 # --- text sessions ----------------------------------------------------------------------------
 
 
+def _open(session: Session, timer: str, due: float, notice: logic.Notice | None, queued=None) -> None:  # type: ignore[no-untyped-def]
+    """Schedule the session's timeout, then store it — only if the doctor is still active and
+    offers its mode (checked in the same transaction): else nothing is written (the timer
+    dropped) and the answer says why."""
+    timers.schedule(timer, session.session_id, due, {"session_id": session.session_id})
+    try:
+        db.retry_on_conflict(lambda: sessions.create(session, notice, queued))
+    except db.Refused as refused:
+        drop_timer(timer, session.session_id)
+        if refused.by(doctors.DOCTOR):
+            raise refusal(session.doctor_id, session.kind) from None
+        raise
+
+
 def create_text_session(principal: Principal, doctor_id: str) -> Session:
+    """A text request: announced to the doctor at once if available, else it waits in the
+    doctor's queue (``routing``); either way it expires unanswered after the pending timeout."""
     if doctor_id == principal.sub:
         raise BadRequest("you cannot open a session with yourself", code="same_party")
+    require_doctor(doctor_id, "text")
     require_credit(principal.sub, "text")
     now = clock.now()
-    session = _new_session("ses_", "text", principal.sub, doctor_id, logic.PENDING, now)
-    due = now + settings().pending_timeout_seconds
-    timers.schedule(PENDING_TIMEOUT, session.session_id, due, {"session_id": session.session_id})
-    sessions.create(
-        session,
-        logic.session_notice(
+    route = presence.routing(doctor_id)
+    session = _new_session("ses_", "text", principal.sub, doctor_id, logic.PENDING, now, routing=route)
+    notice = None
+    if route == "delivered":
+        notice = logic.session_notice(
             session.session_id,
             "SessionRequested",
             [doctor_id],
             "A patient is waiting for you in a text consultation.",
             kind="text",
             patient_id=principal.sub,
-        ),
-    )
+        )
+    entry = doctors.queue_entry(doctor_id, session.session_id, principal.sub, route, now)
+    _open(session, PENDING_TIMEOUT, now + settings().pending_timeout_seconds, notice, entry)
     return session
 
 
@@ -127,7 +148,7 @@ def _activate(session: Session, message: Message, now: float) -> None:
         kind="text",
     )
     try:
-        sessions.activate(message, session.session_id, now, notice)
+        sessions.activate(message, session, now, notice)
     except Exception:
         metering.drop_stray_tick(meter)
         raise
@@ -154,10 +175,10 @@ def end_session(session_id: str, principal: Principal, *, text: bool) -> Session
     session, _ = load_session(session_id, principal, text=text)
     acting_party(session.patient_id, session.doctor_id, principal)
     if session.status == logic.PENDING:
-        if sessions.close_unmetered(session_id, logic.PENDING, logic.CANCELLED, "ended_reason", logic.MANUAL):
+        if sessions.close_unmetered(session, logic.PENDING, logic.CANCELLED, "ended_reason", logic.MANUAL):
             drop_timer(PENDING_TIMEOUT, session_id)
     elif session.status == logic.CONNECTING and sessions.close_unmetered(
-        session_id, logic.CONNECTING, logic.ENDED, "ended_reason", logic.NOT_CONNECTED
+        session, logic.CONNECTING, logic.ENDED, "ended_reason", logic.NOT_CONNECTED
     ):
         drop_timer(CONNECT_TIMEOUT, session_id)
     current = sessions.get_session(session_id)
@@ -181,7 +202,7 @@ def expire_pending(session_id: str) -> str:
         kind="text",
     )
     if not sessions.close_unmetered(
-        session_id, logic.PENDING, logic.EXPIRED, "ended_reason", "no_response", notice
+        session, logic.PENDING, logic.EXPIRED, "ended_reason", "no_response", notice
     ):
         return "skipped"
     logger.info("session expired unanswered", extra={"session_id": session_id})
@@ -194,22 +215,20 @@ def expire_pending(session_id: str) -> str:
 def start_call(principal: Principal, doctor_id: str, kind: str) -> Session:
     if doctor_id == principal.sub:
         raise BadRequest("you cannot call yourself", code="same_party")
+    require_doctor(doctor_id, kind)
     require_credit(principal.sub, kind)
     now = clock.now()
     call = _new_session("call_", kind, principal.sub, doctor_id, logic.CONNECTING, now)
     timeout = settings().call_connect_timeout_seconds
-    timers.schedule(CONNECT_TIMEOUT, call.session_id, now + timeout, {"session_id": call.session_id})
-    sessions.create(
-        call,
-        logic.session_notice(
-            call.session_id,
-            "CallStarted",
-            [doctor_id],
-            f"Incoming {kind} call from a patient.",
-            kind=kind,
-            patient_id=principal.sub,
-        ),
+    notice = logic.session_notice(
+        call.session_id,
+        "CallStarted",
+        [doctor_id],
+        f"Incoming {kind} call from a patient.",
+        kind=kind,
+        patient_id=principal.sub,
     )
+    _open(call, CONNECT_TIMEOUT, now + timeout, notice)
     return call
 
 
@@ -260,9 +279,7 @@ def fail_call(session_id: str) -> str:
         kind=call.kind,
         reason=reason,
     )
-    if not sessions.close_unmetered(
-        session_id, logic.CONNECTING, logic.FAILED, "failure_reason", reason, notice
-    ):
+    if not sessions.close_unmetered(call, logic.CONNECTING, logic.FAILED, "failure_reason", reason, notice):
         return "skipped"
     logger.info("call failed", extra={"session_id": session_id, "kind": call.kind, "reason": reason})
     return "failed"

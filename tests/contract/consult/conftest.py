@@ -6,6 +6,7 @@ are collected instead of published: the data layer is under test."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 
 import pytest
 
@@ -31,6 +32,24 @@ class _NoService:
 
     def __getattr__(self, name: str) -> Callable[..., dict]:
         return lambda **kwargs: {}
+
+
+ALWAYS = {day: [("00:00", "24:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def register_doctor(doctor_id: str, weekly: dict | None = None) -> None:
+    """``doctor_id`` in the registry, active, every mode, at any hour (UTC) unless ``weekly``;
+    again is a no-op (the tables live for the package)."""
+    from chalicelib.consult.service import doctors
+    from chalicelib.core.errors import Conflict
+
+    with suppress(Conflict):
+        doctors.register(
+            doctor_id,
+            {"name": doctor_id, "timezone": "UTC", "weekly": weekly or ALWAYS},
+            by="t",
+            approved=True,
+        )
 
 
 def give_credits(patient: str, n: int, kind: str = "text") -> None:

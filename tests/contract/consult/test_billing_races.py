@@ -11,7 +11,7 @@ from chalicelib.consult import logic, models, service
 from chalicelib.core import clock as core_clock
 from chalicelib.core import timers
 from chalicelib.core.auth import Principal
-from tests.contract.consult.conftest import give_credits, race
+from tests.contract.consult.conftest import give_credits, race, register_doctor
 
 pytestmark = pytest.mark.contract
 INTERVAL = 600.0
@@ -22,6 +22,7 @@ def principal(sub: str, role: str) -> Principal:
 
 
 def active_session(patient: str, doctor: str, credits: int) -> models.Session:
+    register_doctor(doctor)
     give_credits(patient, credits)
     session = service.create_text_session(principal(patient, "patient"), doctor)
     service.send_message(session.session_id, principal(doctor, "doctor"), "hello")
@@ -112,6 +113,7 @@ def test_concurrent_first_doctor_messages_activate_once(clock) -> None:
     """Given a pending session, when the doctor sends 20 messages at once, it activates once and
     every message is stored."""
     give_credits("p-act", 1)
+    register_doctor("d-act")
     session = service.create_text_session(principal("p-act", "patient"), "d-act")
     doctor = principal("d-act", "doctor")
 
@@ -142,9 +144,12 @@ def test_concurrent_activity_of_both_parties_loses_nothing(clock) -> None:
 
 
 def test_hundred_concurrent_bookings_of_one_slot_one_wins(clock) -> None:
-    """Given a free slot, when 100 patients book it at once, exactly one booking exists; after
-    it is cancelled the slot can be booked again."""
+    """Given a free slot inside the doctor's hours, when 100 patients book it at once, exactly
+    one booking exists; after it is cancelled the slot can be booked again."""
     at = datetime.fromtimestamp((int(core_clock.now()) // 1800 + 4) * 1800, tz=UTC)
+    hour = f"{at:%H}:00"
+    weekly = {f"{at:%a}".lower(): [(hour, "24:00" if at.hour == 23 else f"{at.hour + 1:02d}:00")]}
+    register_doctor("d-book", weekly)
     results = race(
         *[lambda n=n: service.book(principal(f"p-b{n}", "patient"), "d-book", at, None) for n in range(100)]
     )

@@ -18,8 +18,19 @@ from tests.support.polling import eventually
 pytestmark = pytest.mark.e2e
 
 
+ALWAYS = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def register(admin: Http, doctor_id: str) -> None:
+    """An active doctor working around the clock (UTC), as an admin adds one."""
+    profile = {"doctor_id": doctor_id, "name": f"Dr {doctor_id}", "timezone": "UTC", "weekly": ALWAYS}
+    status, body = admin("POST", "/admin/consult/doctors", profile)
+    assert status == 201, body
+
+
 def people(stack: LocalStack, admin: Http, credits: int) -> tuple[Http, Http]:
     patient, doctor = Http(stack, unique("pat"), "patient"), Http(stack, unique("doc"), "doctor")
+    register(admin, doctor.sub)
     if credits:
         top_up = {"patient_id": patient.sub, "kind": "text", "credits": credits, "reference": unique("top")}
         assert admin("POST", "/admin/consult/top-ups", top_up)[0] == 201

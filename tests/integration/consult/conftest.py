@@ -56,6 +56,25 @@ class Http:
         return response.status_code, json.loads(response.body) if response.body else None
 
 
+ALWAYS = {day: [("00:00", "24:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def register_doctor(doctor_id: str, zone: str = "UTC", weekly: dict | None = None, **profile: Any) -> None:
+    """Put ``doctor_id`` in the registry, active, offering every mode (by default at any hour)."""
+    from chalicelib.consult.service import doctors
+
+    fields = {"name": f"Dr {doctor_id}", "timezone": zone, "weekly": ALWAYS if weekly is None else weekly}
+    doctors.register(doctor_id, {**fields, **profile}, by=ADMIN, approved=True)
+
+
+@pytest.fixture(autouse=True)
+def registered(stage: str, ids: dict[str, str]) -> None:
+    """Given this test's doctors registered, active, working around the clock (UTC): the tests
+    of the registry and of hours make doctors of their own."""
+    register_doctor(ids["doctor"])
+    register_doctor(ids["other_doctor"])
+
+
 @pytest.fixture
 def users(api: Client, token, ids: dict[str, str]) -> dict[str, Http]:
     return {

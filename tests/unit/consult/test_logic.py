@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-
 import pytest
 
 from chalicelib.consult import logic
@@ -37,16 +35,6 @@ def test_interval_at_is_half_open(at: float, interval: int) -> None:
 )
 def test_end_target(reason: str, now: float, last: float | None, target: int) -> None:
     assert logic.end_target(reason, T0, now, IV, last) == target
-
-
-def test_slot_errors() -> None:
-    now = datetime(2030, 1, 1, 9, 0, tzinfo=UTC).timestamp()
-    assert logic.slot_error(datetime(2030, 1, 1, 10, 30, tzinfo=UTC), now, 30) is None
-    assert "grid" in logic.slot_error(datetime(2030, 1, 1, 10, 15, tzinfo=UTC), now, 30)
-    assert "grid" in logic.slot_error(datetime(2030, 1, 1, 10, 0, 1, tzinfo=UTC), now, 30)
-    assert "future" in logic.slot_error(datetime(2030, 1, 1, 9, 0, tzinfo=UTC), now, 30)
-    eat = timezone(timedelta(hours=3))
-    assert logic.slot_error(datetime(2030, 1, 1, 13, 30, tzinfo=eat), now, 30) is None
 
 
 def test_appointment_expires_at_the_earlier_of_its_time_and_24_hours() -> None:
