@@ -1,15 +1,24 @@
-"""SQS consumers: partial batch responses, per-attempt backoff, and a record of every failure.
+"""SQS consumers: partial batch responses, per-attempt backoff, and a record of every failed try.
 
 Each record is handled on its own (Powertools ``BatchProcessor``); a failed record is reported in
 ``batchItemFailures`` so only it returns to the queue, its visibility timeout set from the
-queue's backoff schedule, and its error kept so ``muda failed list`` can show why it died.
+queue's backoff schedule.
+
+Every failed try is recorded as it happens (one conditional put of ``FAILED#<queue>/<message
+id>``: try n of N, the error, when the next try is due), so the console's *retries* shows a job
+that is still retrying and ``muda failed list`` shows why a dead letter died. A success costs
+nothing, except after a failed try (receive count > 1): then the record is deleted, so the job
+leaves the retries at once. The router provisioner (``functions/router_provisioner/store.py``)
+writes the same item with boto3.
 """
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -18,22 +27,30 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.core import clock
 from chalicelib.core.aws import client, queue_url
-from chalicelib.core.db import MudaModel
+from chalicelib.core.db import MudaModel, put_if
 from chalicelib.core.observability import logger
 
 FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # as long as a DLQ keeps its messages
 
 
 class FailedAttempt(MudaModel):
-    """The last error of a message that failed, keyed by queue and SQS message id."""
+    """The last failed try of a message, keyed by queue and SQS message id: still retrying while
+    ``attempts < max_attempts`` (``next_try_at`` set), dead (in the DLQ) after the last."""
 
     table = "ops"
     pk = UnicodeAttribute(hash_key=True)  # FAILED#<queue>
     sk = UnicodeAttribute(range_key=True)  # <message id>
     error = UnicodeAttribute()
     attempts = NumberAttribute()
+    max_attempts = NumberAttribute(null=True)
+    next_try_at = NumberAttribute(null=True)  # None: no further try (dead)
+    summary = UnicodeAttribute(null=True)  # what the job is, for people
     failed_at = NumberAttribute()
     expires_at = NumberAttribute()
+
+
+def failed_key(queue: str) -> str:
+    return f"FAILED#{queue}"
 
 
 def queue_name(record: SQSRecord) -> str:
@@ -41,26 +58,62 @@ def queue_name(record: SQSRecord) -> str:
 
 
 def last_errors(queue: str) -> dict[str, FailedAttempt]:
-    return {item.sk: item for item in FailedAttempt.query(f"FAILED#{queue}")}
+    return {item.sk: item for item in FailedAttempt.query(failed_key(queue))}
 
 
-def _record_failure(record: SQSRecord, error: BaseException, attempts: int) -> None:
+@cache
+def queue_policy(queue: str) -> tuple[int | None, int]:
+    """(tries before the DLQ, visibility timeout) of a queue, read once per process."""
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(queue), AttributeNames=["RedrivePolicy", "VisibilityTimeout"]
+    )["Attributes"]
+    policy = json.loads(attrs.get("RedrivePolicy") or "{}")
+    tries = policy.get("maxReceiveCount")
+    return (int(tries) if tries else None), int(attrs.get("VisibilityTimeout", 30))
+
+
+def _summary(body: str, width: int = 120) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _record_failure(record: SQSRecord, error: BaseException, attempts: int, delay: float | None) -> None:
+    """One conditional put: a late write of an earlier try never overwrites a later one."""
     now = clock.now()
-    FailedAttempt(
-        pk=f"FAILED#{queue_name(record)}",
+    queue = queue_name(record)
+    max_attempts, visibility = queue_policy(queue)
+    last = max_attempts is not None and attempts >= max_attempts
+    item = FailedAttempt(
+        pk=failed_key(queue),
         sk=record.message_id,
         error="".join(traceback.format_exception_only(error)).strip()[:2000],
         attempts=attempts,
+        max_attempts=max_attempts,
+        next_try_at=None if last else now + (visibility if delay is None else delay),
+        summary=_summary(record.body),
         failed_at=now,
         expires_at=int(now + FAILURE_RETENTION_SECONDS),
-    ).save()
+    )
+    put_if(item, FailedAttempt.sk.does_not_exist() | (FailedAttempt.attempts <= attempts))
 
 
-def _back_off(record: SQSRecord, delays: Sequence[int], attempts: int) -> None:
+def _record_success(record: SQSRecord) -> None:
+    """Done after a failed try: it is no longer retrying (a first-try success writes nothing)."""
+    FailedAttempt(failed_key(queue_name(record)), record.message_id).delete()
+
+
+def _attempt(record: SQSRecord) -> int:
+    """This try's number (1-based: SQS's receive count; 1 when the event does not say)."""
+    count = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount")
+    return int(count) if count else 1
+
+
+def _back_off(record: SQSRecord, delays: Sequence[int], attempts: int) -> int:
     delay = delays[min(attempts, len(delays)) - 1]
     client("sqs").change_message_visibility(
         QueueUrl=queue_url(queue_name(record)), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
     )
+    return delay
 
 
 class _ConcurrentBatchProcessor(BatchProcessor):
@@ -88,20 +141,27 @@ def process_batch(
 
     def run(record: SQSRecord) -> Any:
         logger.thread_safe_append_keys(message_id=record.message_id)
+        attempts = _attempt(record)
         try:
-            return handle(record)
+            result = handle(record)
         except Exception as error:
-            attempts = int(record.attributes.approximate_receive_count or 1)
             logger.exception(
-                "message failed", extra={"queue": queue_name(record), "message_id": record.message_id}
+                "message failed",
+                extra={"queue": queue_name(record), "message_id": record.message_id, "attempt": attempts},
             )
             try:
-                _record_failure(record, error, attempts)
-                if backoff:
-                    _back_off(record, backoff, attempts)
+                delay = _back_off(record, backoff, attempts) if backoff else None
+                _record_failure(record, error, attempts, delay)
             except Exception:  # bookkeeping must never hide the original failure
                 logger.exception("could not record failure")
             raise
+        else:
+            if attempts > 1:
+                try:
+                    _record_success(record)
+                except Exception:  # the record then ages out of the retries view
+                    logger.exception("could not clear the failed try")
+            return result
         finally:
             logger.thread_safe_clear_keys()  # a record's keys never label the next one's lines
 

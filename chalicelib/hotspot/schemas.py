@@ -71,6 +71,8 @@ class RouterOut(BaseModel):
     status: str
     last_seen_at: float | None = None
     status_changed_at: float | None = None
+    last_checked_at: float | None = None
+    status_error: str | None = None
     created_at: float
 
 

@@ -2,4 +2,6 @@
 
 from chalicelib.core.registry import Domain, register
 
-DOMAIN = register(Domain("ops", modules=("chalicelib.ops.api", "chalicelib.ops.handlers")))
+DOMAIN = register(
+    Domain("ops", modules=("chalicelib.ops.api", "chalicelib.ops.console_api", "chalicelib.ops.handlers"))
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from chalicelib.core import timers
+from chalicelib.core import clock, timers
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import Api, Call
 from chalicelib.ops import models, queues
@@ -61,10 +61,28 @@ def admin_failed_retry(call: Call) -> Redriven:
 
 @api.route("/admin/timers", query=TimerQuery, response=TimerList, roles=ADMIN)
 def admin_timers(call: Call) -> TimerList:
-    """Pending timers (``?overdue=true``: only those past due beyond the sweeper's grace)."""
-    items = list(timers.overdue() if call.args.overdue else timers.pending())
-    out = [TimerOut(kind=t.kind, key=t.key, state=t.state, due_at=float(t.due_at)) for t in items[:500]]
-    return TimerList(timers=out, by_kind=dict(count_by_kind(t.kind for t in items)))
+    """Pending timers by kind, and the overdue ones (past due beyond the sweeper's grace) with how
+    late (``?overdue=true``: list only those)."""
+    now = clock.now()
+    late = list(timers.overdue())
+    late_keys = {(t.kind, t.key) for t in late}
+    items = late if call.args.overdue else list(timers.pending())
+    out = [
+        TimerOut(
+            kind=t.kind,
+            key=t.key,
+            state=t.state,
+            due_at=float(t.due_at),
+            late_seconds=round(now - float(t.due_at), 3) if (t.kind, t.key) in late_keys else None,
+        )
+        for t in items[:500]
+    ]
+    return TimerList(
+        timers=out,
+        by_kind=dict(count_by_kind(t.kind for t in items)),
+        overdue_by_kind=dict(count_by_kind(t.kind for t in late)),
+        overdue=len(late),
+    )
 
 
 @api.route("/admin/events", query=EventPage, response=EventList, roles=ADMIN)

@@ -1,4 +1,5 @@
-"""Queue operations: depths, dead letters and their redrive (the CLI's and admin page's data)."""
+"""Queue operations: depths and ages, jobs still retrying, dead letters and their redrive (the
+CLI's and the console's data)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.core import clock, health
 from chalicelib.core.aws import client, queue_url
 from chalicelib.core.config import get_settings
-from chalicelib.core.queues import last_errors
-from chalicelib.ops.logic import QueueDepth
+from chalicelib.core.queues import FailedAttempt, failed_key, last_errors, queue_policy
+from chalicelib.ops.logic import QueueDepth, retrying
+
+# A retry record whose next try was due this long ago, and that no later try replaced or
+# cleared, is not shown (its job ended without its clean-up: a crash mid-way).
+RETRY_GRACE_SECONDS = 15 * 60
 
 _DEPTH_ATTRS = [
     "ApproximateNumberOfMessages",
@@ -25,18 +31,64 @@ class DeadLetter:
     body: str
     receive_count: int
     error: str
+    failed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A job on its second or later try: ``attempt`` tries failed so far, of ``max_attempts``."""
+
+    queue: str
+    message_id: str
+    attempt: int
+    max_attempts: int | None
+    error: str
+    failed_at: float
+    next_try_at: float
+    summary: str
 
 
 def depths() -> list[QueueDepth]:
     sqs = client("sqs")
+    ages = health.queue_ages()
     result = []
     for queue in get_settings().queues:
         attrs = sqs.get_queue_attributes(QueueUrl=queue_url(queue), AttributeNames=_DEPTH_ATTRS)["Attributes"]
         dlq = sqs.get_queue_attributes(QueueUrl=queue_url(f"{queue}-dlq"), AttributeNames=_DEPTH_ATTRS)[
             "Attributes"
         ]
-        result.append(QueueDepth.from_attributes(queue, attrs, dlq))
+        age = ages[queue].oldest_age_seconds if queue in ages else None
+        result.append(QueueDepth.from_attributes(queue, attrs, dlq, age, queue_policy(queue)[0]))
     return result
+
+
+def retries(queue: str | None = None) -> list[Retry]:
+    """Jobs still retrying, oldest failure first: recorded at each failed try
+    (``core.queues.FailedAttempt``), cleared by a later success."""
+    now = clock.now()
+    found = []
+    for name in [queue] if queue else get_settings().queues:
+        for item in FailedAttempt.query(
+            failed_key(name), filter_condition=FailedAttempt.next_try_at.exists()
+        ):
+            attempts = int(item.attempts)
+            most = int(item.max_attempts) if item.max_attempts is not None else None
+            next_try = float(item.next_try_at) if item.next_try_at is not None else None
+            if next_try is None or not retrying(attempts, most, next_try, now, RETRY_GRACE_SECONDS):
+                continue
+            found.append(
+                Retry(
+                    name,
+                    item.sk,
+                    attempts,
+                    most,
+                    item.error,
+                    float(item.failed_at),
+                    next_try,
+                    item.summary or "",
+                )
+            )
+    return sorted(found, key=lambda r: r.failed_at)
 
 
 def _dead_messages(queue: str) -> list[dict[str, Any]]:
@@ -82,6 +134,7 @@ def dead_letters(queue: str | None = None) -> list[DeadLetter]:
                     message["Body"],
                     int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
                     failure.error if failure else "",
+                    float(failure.failed_at) if failure else None,
                 )
             )
     return result

@@ -20,6 +20,8 @@ class QueueDepthOut(BaseModel):
     in_flight: int
     delayed: int
     dead: int
+    oldest_age_seconds: float | None = Field(default=None, description="Oldest visible message's wait.")
+    max_attempts: int | None = Field(default=None, description="Tries before the DLQ.")
 
 
 class QueueList(BaseModel):
@@ -32,6 +34,7 @@ class DeadLetterOut(BaseModel):
     body: str
     receive_count: int
     error: str
+    failed_at: float | None = None
 
 
 class DeadLetterList(BaseModel):
@@ -54,16 +57,66 @@ class Redriven(BaseModel):
     redriven: int
 
 
+class RetryOut(BaseModel):
+    queue: str
+    message_id: str
+    attempt: int = Field(description="Failed tries so far; the next is attempt + 1 of max_attempts.")
+    max_attempts: int | None
+    error: str
+    failed_at: float
+    next_try_at: float = Field(description="In the past: the try is running now.")
+    summary: str
+
+
+class RetryList(BaseModel):
+    retries: list[RetryOut]
+
+
 class TimerOut(BaseModel):
     kind: str
     key: str
     state: str
     due_at: float
+    late_seconds: float | None = Field(default=None, description="How late an overdue timer is.")
 
 
 class TimerList(BaseModel):
     timers: list[TimerOut]
     by_kind: dict[str, int]
+    overdue_by_kind: dict[str, int] = {}
+    overdue: int = 0
+
+
+class RouterRow(BaseModel):
+    router_id: str
+    name: str
+    host: str
+    port: int
+    status: str
+    last_checked_at: float | None = None
+    last_seen_at: float | None = None
+    status_changed_at: float | None = None
+    status_error: str | None = None
+    users_provisioned: int
+    users_pending: int
+    users_failed: int
+
+
+class RouterBoard(BaseModel):
+    routers: list[RouterRow]
+
+
+class RouterChecked(BaseModel):
+    router: RouterRow
+    checked: bool = Field(description="False: the probe did not answer in time; the row is the last known.")
+
+
+class PaymentLookup(BaseModel):
+    payments: list[dict[str, Any]]
+
+
+class Lookup(BaseModel):
+    model_config = {"extra": "allow"}
 
 
 class EventOut(BaseModel):
@@ -83,6 +136,22 @@ class EventList(BaseModel):
 
 class DeadLetterQuery(Query):
     queue: str | None = Field(default=None, max_length=80, description="Only this queue's dead letters.")
+
+
+class RetryQuery(Query):
+    queue: str | None = Field(default=None, max_length=80, description="Only this queue's retries.")
+
+
+class PaymentQuery(Query):
+    phone: str | None = Field(default=None, max_length=20)
+    receipt: str | None = Field(default=None, max_length=20)
+    checkout_request_id: str | None = Field(default=None, max_length=80)
+
+    @model_validator(mode="after")
+    def one_key(self) -> PaymentQuery:
+        if sum(v is not None for v in (self.phone, self.receipt, self.checkout_request_id)) != 1:
+            raise ValueError("give exactly one of phone, receipt or checkout_request_id")
+        return self
 
 
 class TimerQuery(Query):

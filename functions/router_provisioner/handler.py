@@ -141,6 +141,14 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     commands: dict[str, list[tuple[Record, Command]]] = {}
     for raw in event.get("Records", []):
         record = Record.from_sqs(raw)
+        router_id = check_request(record.body)
+        if router_id is not None:  # the console's "check now": the health check, for one router
+            try:
+                check_routers(store.settings, only=router_id)
+            except Exception:
+                logger.exception("router check failed")
+                failures.append(record.message_id)
+            continue
         try:
             command = parse_command(record.body)
         except InvalidCommand as error:
@@ -162,6 +170,19 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         for failed in pool.map(run_router, commands.values()):
             failures.extend(failed)
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+
+
+def check_request(body: str) -> str | None:
+    """The router id of a ``{"action": "check", "router_id": …}`` message (the operator's "check
+    now", sent on this queue because only this function reaches the routers), else ``None``."""
+    if '"check"' not in body:
+        return None
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    router_id = request.get("router_id") if isinstance(request, dict) else None
+    return router_id if request.get("action") == "check" and isinstance(router_id, str) else None
 
 
 def _reject(store: Store, record: Record, error: InvalidCommand) -> bool:
@@ -193,6 +214,11 @@ def _run(store: Store, link: RouterLink, record: Record, command: Command) -> bo
         _metrics({"ProvisioningFailedTries": "Count"}, ProvisioningFailedTries=1)
         return False
     seconds = time.monotonic() - started
+    if record.attempt > 1:  # it had failed before: it leaves the console's retries now
+        try:
+            store.record_success(record.message_id)
+        except Exception:
+            logger.exception("could not clear the failed try")
     _metrics({"ProvisioningSeconds": "Seconds"}, ProvisioningSeconds=round(seconds, 4))
     _log(
         logging.INFO,
@@ -261,7 +287,8 @@ def _failed(store: Store, link: RouterLink, record: Record, command: Command, er
         **command.ids(),
     )
     try:
-        store.record_failure(record.message_id, why, record.attempt)
+        summary = f"{command.action} {command.username} on {command.router_id}"
+        store.record_failure(record.message_id, why, record.attempt, next_try_in=delay, summary=summary)
         if delay is not None:
             store.note_attempt(command, why, record.attempt)
             store.retry_in(record.receipt_handle, delay)
@@ -323,10 +350,15 @@ def probe(store: Store, router: Router) -> tuple[bool, str]:
     return False, reason(last, router.where)
 
 
-def check_routers(settings: Settings | None = None) -> list[Health]:
-    """Probe every router side by side; record status; emit an event on each change."""
+def check_routers(settings: Settings | None = None, only: str | None = None) -> list[Health]:
+    """Probe every router (or ``only`` that one) side by side; record status; emit an event on
+    each change."""
     store = Store(settings or Settings.from_env())
-    routers = store.routers()
+    if only is not None:
+        router = store.router(only)
+        routers = [router] if router is not None else []
+    else:
+        routers = store.routers()
 
     def check(router: Router) -> Health:
         started = time.monotonic()

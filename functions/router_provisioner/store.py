@@ -303,21 +303,48 @@ class Store:
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused {name}: {response['Entries']}")
 
-    def record_failure(self, message_id: str, error: str, attempts: int) -> None:
-        """The last error of a message, where ``muda failed list`` reads it (chalicelib.core.queues)."""
+    def record_failure(
+        self,
+        message_id: str,
+        error: str,
+        attempts: int,
+        *,
+        next_try_in: float | None = None,
+        summary: str = "",
+    ) -> None:
+        """A failed try, as it happens (``chalicelib.core.queues.FailedAttempt``: the console's
+        retries while ``next_try_in`` is set, ``muda failed list``'s error after the last). One
+        conditional put: a late write of an earlier try never overwrites a later one."""
         now = time.time()
-        self.dynamodb.put_item(
+        item: dict[str, Any] = {
+            "pk": f"FAILED#{self.settings.queue}",
+            "sk": message_id,
+            "error": error[:2000],
+            "attempts": attempts,
+            "max_attempts": self.settings.max_attempts,
+            "summary": summary[:200],
+            "failed_at": Decimal(str(round(now, 3))),
+            "expires_at": int(now + FAILURE_RETENTION_SECONDS),
+        }
+        if next_try_in is not None:
+            item["next_try_at"] = Decimal(str(round(now + next_try_in, 3)))
+        try:
+            self.dynamodb.put_item(
+                TableName=self.settings.ops_table,
+                Item=_dynamo(item),
+                ConditionExpression="attribute_not_exists(sk) OR #n <= :n",
+                ExpressionAttributeNames={"#n": "attempts"},
+                ExpressionAttributeValues=_dynamo({":n": attempts}),
+            )
+        except ClientError as error_:
+            if not _refused(error_):
+                raise
+
+    def record_success(self, message_id: str) -> None:
+        """Done after a failed try: no longer retrying (a first-try success writes nothing)."""
+        self.dynamodb.delete_item(
             TableName=self.settings.ops_table,
-            Item=_dynamo(
-                {
-                    "pk": f"FAILED#{self.settings.queue}",
-                    "sk": message_id,
-                    "error": error[:2000],
-                    "attempts": attempts,
-                    "failed_at": Decimal(str(round(now, 3))),
-                    "expires_at": int(now + FAILURE_RETENTION_SECONDS),
-                }
-            ),
+            Key=_dynamo({"pk": f"FAILED#{self.settings.queue}", "sk": message_id}),
         )
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:

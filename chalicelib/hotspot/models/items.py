@@ -145,6 +145,8 @@ class RouterItem(MudaModel):
     status = UnicodeAttribute(default="unknown")
     last_seen_at = NumberAttribute(null=True)
     status_changed_at = NumberAttribute(null=True)
+    last_checked_at = NumberAttribute(null=True)  # set by the provisioner's health check
+    status_error = UnicodeAttribute(null=True)  # its last failed probe's reason (removed when online)
     created_at = NumberAttribute()
     updated_at = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
