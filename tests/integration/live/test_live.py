@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,7 +22,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from chalicelib.core import clock, events
+from chalicelib.live import api as live_api
 from chalicelib.live import handlers, models, service
+from chalicelib.live.settings import LiveSettings
 from infra.local import websocket
 from infra.local.stack import free_port
 from tests.conftest import use_env
@@ -162,3 +166,25 @@ def test_broadcast_closes_a_connection_whose_token_expired(
     assert not connections_of("admin-stale")
     with pytest.raises(Exception):  # noqa: B017 - closed by the server: websockets' ConnectionClosed*
         ws.recv(timeout=10)
+
+
+def test_console_page_is_served_whole_and_locked_down(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given the app, its live feed at a WebSocket API's URL
+    When /admin is fetched without a token (it is the sign-in page)
+    Then it is the console, style and script inlined (nothing from another origin), told where the
+    live feed is, and sent with a CSP that allows only its own inline code, this API and that
+    WebSocket's origin, and no framing."""
+    url = "wss://abc.execute-api.af-south-1.amazonaws.com/api"
+    monkeypatch.setattr(live_api, "settings", lambda: LiveSettings(websocket_url=url))
+    response = api.http.get("/admin")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    page = response.body.decode()
+    assert 'id="sign-in"' in page and "/*SCRIPT*/" not in page and "/*STYLE*/" not in page
+    config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', page).group(1)))  # type: ignore[union-attr]
+    assert config["websocket_url"] == url
+    assert "https://" not in page and "http://" not in page
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in csp and "unsafe-inline" not in csp
+    assert "connect-src 'self' wss://abc.execute-api.af-south-1.amazonaws.com;" in csp
+    assert "frame-ancestors 'none'" in csp and response.headers["X-Frame-Options"] == "DENY"
