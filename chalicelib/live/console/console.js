@@ -59,7 +59,7 @@
     return tr;
   }
   function num(v) { return el("td", { class: "num", text: v == null ? "—" : String(v) }); }
-  function status(s) { return el("span", { class: "pill status-" + String(s || "unknown"), text: String(s || "unknown") }); }
+  function status(s) { var t = String(s || "unknown"); return el("span", { class: "pill status-" + t.replace(/\s+/g, "-"), text: t }); }
 
   // --- the API ---------------------------------------------------------------------------------
   function api(method, path, payload) {

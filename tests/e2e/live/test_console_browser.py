@@ -148,9 +148,6 @@ def test_a_router_taken_down_shows_offline_after_a_check_and_online_after(
     )
     assert created.status_code == 201, created.text
     rid = created.json()["router_id"]
-    check = requests.post(f"{stack.api_url}/admin/routers/{rid}/check", headers=headers, timeout=WAIT)
-    if check.status_code in (403, 404) and "error" not in check.text:
-        pytest.skip("POST /admin/routers/{id}/check is not there yet (the data side of issue 12)")
     control = env["MUDA_LOCAL_ROUTER_CONTROL_URL"]
     row = f"#panel-routers tr[data-router-id='{rid}']"
     console.reload()
