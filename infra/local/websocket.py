@@ -215,10 +215,10 @@ class Gateway:
         connected = self.connections.get(cid)
         if connected is None:
             return None
-        return {
-            "ConnectedAt": _iso(connected.connected_at),
-            "Identity": {"SourceIp": connected.source_ip, "UserAgent": connected.user_agent},
-            "LastActiveAt": _iso(connected.last_active_at or connected.connected_at),
+        return {  # the wire names of API Gateway's GetConnection
+            "connectedAt": _iso(connected.connected_at),
+            "identity": {"sourceIp": connected.source_ip, "userAgent": connected.user_agent},
+            "lastActiveAt": _iso(connected.last_active_at or connected.connected_at),
         }
 
 
@@ -287,8 +287,12 @@ def app_handlers() -> dict[str, Any]:
     return {route: app.handler_map[config.name] for route, config in app.websocket_handlers.items()}
 
 
-async def run(host: str, port: int, management_port: int, stop: asyncio.Event) -> None:
-    gateway = Gateway(app_handlers(), domain_name=f"{host}:{port}")
+async def run(
+    host: str, port: int, management_port: int, stop: asyncio.Event, handlers: dict[str, Any] | None = None
+) -> None:
+    """Serve until ``stop`` is set: the WebSocket side and the @connections API (``handlers``: the
+    app's WebSocket handlers unless given)."""
+    gateway = Gateway(app_handlers() if handlers is None else handlers, domain_name=f"{host}:{port}")
     gateway.loop = asyncio.get_running_loop()
     management = ThreadingHTTPServer((host, management_port), management_handler(gateway))
     management.daemon_threads = True
