@@ -60,8 +60,8 @@ def _package_out(item: PackageItem) -> PackageOut:
 def create_router(call: Call) -> RouterOut:
     """Add a router; its API password goes to Secrets Manager and is never returned."""
     body: RouterIn = call.body
-    fields = body.model_dump(exclude={"password"}, mode="json")
-    return _router_out(service.add_router(fields, body.password))
+    fields = body.model_dump(exclude={"password", "radius_secret"}, exclude_none=True, mode="json")
+    return _router_out(service.add_router(fields, body.password, body.radius_secret))
 
 
 @api.route("/admin/routers", response=RouterList, roles=ADMIN)
@@ -83,10 +83,10 @@ def get_router(call: Call, router_id: str) -> RouterOut:
 def update_router(call: Call, router_id: str) -> RouterOut:
     """Change a router's fields; a new password replaces the secret's value."""
     body: RouterPatch = call.body
-    fields = body.model_dump(exclude={"password"}, exclude_unset=True, mode="json")
+    fields = body.model_dump(exclude={"password", "radius_secret"}, exclude_unset=True, mode="json")
     if any(v is None for v in fields.values()):
         raise Unprocessable("fields cannot be set to null", code="validation_error")
-    router = service.update_router(router_id, fields, body.password)
+    router = service.update_router(router_id, fields, body.password, body.radius_secret)
     if router is None:
         raise NotFound(f"no router {router_id}")
     return _router_out(router)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, model_validator
 
 from chalicelib.core.schemas import Query, RequestBody
 from chalicelib.hotspot import logic
@@ -35,6 +35,11 @@ IPv4 = Annotated[str, AfterValidator(_ip)]
 RateLimit = Annotated[str, AfterValidator(_rate)]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+RouterMode = Literal["api", "radius"]
+NasId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+RadiusSecret = Annotated[
+    str, Field(min_length=8, max_length=128, description="Stored in Secrets Manager only.")
+]
 
 
 # --- routers -------------------------------------------------------------------------------------
@@ -48,6 +53,17 @@ class RouterIn(RequestBody):
     password: str = Field(min_length=1, max_length=256, description="Stored in Secrets Manager only.")
     login_url: HttpUrl
     hotspot_server: str | None = Field(default=None, max_length=64)
+    mode: RouterMode = "api"
+    nas_identifier: NasId | None = None
+    nas_ip: IPv4 | None = None
+    coa_port: int = Field(default=3799, ge=1, le=65535)
+    radius_secret: RadiusSecret | None = None
+
+    @model_validator(mode="after")
+    def _radius(self) -> RouterIn:
+        if self.mode == "radius" and not (self.radius_secret and (self.nas_identifier or self.nas_ip)):
+            raise ValueError("a RADIUS-mode router needs radius_secret and nas_identifier or nas_ip")
+        return self
 
 
 class RouterPatch(RequestBody):
@@ -58,6 +74,11 @@ class RouterPatch(RequestBody):
     password: str | None = Field(default=None, min_length=1, max_length=256)
     login_url: HttpUrl | None = None
     hotspot_server: str | None = Field(default=None, max_length=64)
+    mode: RouterMode | None = None
+    nas_identifier: NasId | None = None
+    nas_ip: IPv4 | None = None
+    coa_port: int | None = Field(default=None, ge=1, le=65535)
+    radius_secret: RadiusSecret | None = None
 
 
 class RouterOut(BaseModel):
@@ -68,6 +89,10 @@ class RouterOut(BaseModel):
     username: str
     login_url: str
     hotspot_server: str | None = None
+    mode: str = "api"
+    nas_identifier: str | None = None
+    nas_ip: str | None = None
+    coa_port: int | None = None
     status: str
     last_seen_at: float | None = None
     status_changed_at: float | None = None

@@ -22,6 +22,7 @@ from typing import Any
 
 from librouteros.exceptions import MultiTrapError, TrapError
 
+from . import radius
 from .config import Settings
 from .logic import (
     DEPROVISIONED,
@@ -98,6 +99,13 @@ class RouterLink:
     @property
     def where(self) -> str:
         return self.router.where if self.router else self.router_id
+
+    def mode(self) -> str:
+        """The router's mode, ``api`` or ``radius`` (its record is read once per batch)."""
+        self.router = self.router or self.store.router(self.router_id)
+        if self.router is None:
+            raise NotReady(f"router {self.router_id} is not registered")
+        return self.router.mode
 
     def open(self) -> Session:
         if self.error is not None:
@@ -243,6 +251,12 @@ def _apply(store: Store, link: RouterLink, command: Command, attempt: int) -> An
     if subscription.get("provision_status") == done:
         _settle_event(store, command, subscription.get("provision_event"))
         return "duplicate"
+    if link.mode() == "radius" or command.action == "disconnect":  # no user push: radius.py
+        outcome, won = radius.apply(store, link.router, command, attempt)
+        if won:
+            owed = "UserProvisioned" if command.action == "provision" else "UserDeprovisioned"
+            _settle_event(store, command, owed)
+        return outcome
     session = link.open()
     if command.action == "provision":
         outcome = session.provision(command)
@@ -299,6 +313,7 @@ def _failed(store: Store, link: RouterLink, record: Record, command: Command, er
             else store.note_attempt(command, why, record.attempt)
         )
         if gave_up:
+            _metrics({"ProvisioningFailed": "Count"}, ProvisioningFailed=1)  # the alarm's
             store.publish(
                 "ProvisioningFailed",
                 {

@@ -140,8 +140,8 @@ def parse_command(raw: str) -> Command:
     if not isinstance(body, dict):
         raise InvalidCommand("body must be a JSON object")
     action = body.get("action")
-    if action not in ("provision", "deprovision"):
-        raise InvalidCommand(f"action must be provision or deprovision, not {action!r}")
+    if action not in ("provision", "deprovision", "disconnect"):
+        raise InvalidCommand(f"action must be provision, deprovision or disconnect, not {action!r}")
     version = _whole(body.get("version"), "version", minimum=0)
     mac = _text(body, "mac", required=False)
     if mac is not None:
@@ -156,7 +156,7 @@ def parse_command(raw: str) -> Command:
         "username": _text(body, "username", NAME),
         "mac": mac,
     }
-    if action == "deprovision":
+    if action in ("deprovision", "disconnect"):  # disconnect: a RADIUS-mode router's session
         return Command(**common)
     ip = _text(body, "ip", required=False)
     if ip is not None and not (IPV4.match(ip) and all(int(p) < 256 for p in ip.split("."))):

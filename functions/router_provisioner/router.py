@@ -37,6 +37,9 @@ class Router:
     password_secret: str
     status: str = "unknown"
     api_ssl: bool | None = None  # optional record field; absent: API-SSL on port 8729 only
+    mode: str = "api"  # radius: no user pushes, Disconnect-Requests instead (radius.py)
+    coa_port: int | None = None
+    radius_secret: str | None = None  # Secrets Manager id of its RADIUS secret
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Router:
@@ -49,6 +52,9 @@ class Router:
             password_secret=item["password_secret"],
             status=item.get("status", "unknown"),
             api_ssl=item.get("api_ssl"),
+            mode=item.get("mode", "api"),
+            coa_port=item.get("coa_port"),
+            radius_secret=item.get("radius_secret"),
         )
 
     @property

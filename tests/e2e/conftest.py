@@ -41,6 +41,8 @@ SCALED = {
     "MUDA_LOCAL_DARAJA_DELAY_SECONDS": "0.3",  # the simulated PIN entry (make run: 3 s)
     "MUDA_HOTSPOT_QUERY_AFTER_SECONDS": "2,3,4,6",  # STK query fallback (AWS: 30,60,120,300)
     "POWERTOOLS_METRICS_DISABLED": "true",
+    "MUDA_RADIUS_REJECT_DELAY": "0",  # FreeRADIUS holds an Access-Reject this long (AWS: 1)
+    "MUDA_ROUTERS_RADIUS_TIMEOUT_SECONDS": "1",  # per Disconnect-Request send (AWS: 2)
 }
 # Waits are generous: a 2-core machine shared with other suites can be slow; they only bound a
 # failure's detection, never a figure.

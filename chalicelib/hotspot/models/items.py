@@ -142,6 +142,12 @@ class RouterItem(MudaModel):
     password_secret = UnicodeAttribute()
     login_url = UnicodeAttribute()
     hotspot_server = UnicodeAttribute(null=True)
+    # RADIUS mode (docs/radius.md): the router asks FreeRADIUS → chalicelib/radius; no user pushes.
+    mode = UnicodeAttribute(default="api")  # api | radius
+    nas_identifier = UnicodeAttribute(null=True)
+    nas_ip = UnicodeAttribute(null=True)
+    coa_port = NumberAttribute(null=True)
+    radius_secret = UnicodeAttribute(null=True)  # Secrets Manager id of its RADIUS secret
     status = UnicodeAttribute(default="unknown")
     last_seen_at = NumberAttribute(null=True)
     status_changed_at = NumberAttribute(null=True)

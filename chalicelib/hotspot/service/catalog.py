@@ -10,11 +10,15 @@ from chalicelib.hotspot.models.items import PackageItem, RouterItem
 from chalicelib.hotspot.settings import router_secret_name
 
 
-def add_router(fields: dict[str, Any], password: str) -> RouterItem:
-    """The password goes to Secrets Manager first; the item only names the secret."""
+def add_router(fields: dict[str, Any], password: str, radius_secret: str | None = None) -> RouterItem:
+    """The password (and a RADIUS-mode router's RADIUS secret) go to Secrets Manager first; the
+    item only names the secrets."""
     router_id = ids.new_id("rtr_")
     secret = router_secret_name(router_id)
     secrets.write(secret, {"password": password})
+    if radius_secret is not None:
+        fields = {**fields, "radius_secret": f"{secret}/radius"}
+        secrets.write(fields["radius_secret"], {"secret": radius_secret})
     return catalog.add_router(router_id, secret, fields)
 
 
@@ -26,13 +30,19 @@ def routers() -> list[RouterItem]:
     return catalog.routers()
 
 
-def update_router(router_id: str, fields: dict[str, Any], password: str | None) -> RouterItem | None:
-    """Change a router's fields; a new password replaces its secret's value. ``None``: no router."""
+def update_router(
+    router_id: str, fields: dict[str, Any], password: str | None, radius_secret: str | None = None
+) -> RouterItem | None:
+    """Change a router's fields; a new password (RADIUS secret) replaces its secret's value.
+    ``None``: no router."""
     found = catalog.get_router(router_id)
     if found is None:
         return None
     if password is not None:
         secrets.write(found.password_secret, {"password": password})
+    if radius_secret is not None:
+        fields = {**fields, "radius_secret": f"{found.password_secret}/radius"}
+        secrets.write(fields["radius_secret"], {"secret": radius_secret})
     return found if catalog.update_router(found, fields) else None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from infra.local.routeros.commands import Session
 from infra.local.routeros.control import control_handler
+from infra.local.routeros.radius import IncomingRadius
 from infra.local.routeros.state import IDENTITY, Faults, RouterState
 from infra.local.routeros.wire import ProtocolViolation, encode_sentence, read_sentence
 
@@ -68,8 +69,13 @@ class RouterSimulator:
         control_port: int | None = None,
         identity: str = IDENTITY,
         tls: bool = False,
+        radius_port: int | None = None,
+        radius_secret: str = "",
     ) -> None:
         self.host, self.port = host, port
+        # Incoming RADIUS (``/radius incoming accept=yes``): Disconnect-Requests on UDP, when set.
+        self.radius_port, self.radius_secret = radius_port, radius_secret
+        self.radius: IncomingRadius | None = None
         # API-SSL (RouterOS's 8729): a self-signed certificate for ``host``; clients trust ``ca_file``.
         self.ca_file: str | None = None
         self._tls: ssl.SSLContext | None = self._tls_context() if tls else None
@@ -94,9 +100,14 @@ class RouterSimulator:
             self._control = ThreadingHTTPServer((self.host, self.control_port), control_handler(self))
             self.control_port = self._control.server_address[1]
             threading.Thread(target=self._control.serve_forever, name="routeros-control", daemon=True).start()
+        if self.radius_port is not None:
+            self.radius = IncomingRadius(self, self.host, self.radius_port, self.radius_secret).start()
+            self.radius_port = self.radius.port
         return self
 
     def stop(self) -> None:
+        if self.radius:
+            self.radius.stop()
         if self._control:
             self._control.shutdown()
             self._control.server_close()
@@ -143,6 +154,8 @@ class RouterSimulator:
             "connections": self.connections,
             "commands": self.state.commands,
             "menus": self.state.snapshot(),
+            **({"radius": {"port": self.radius_port, "disconnects": self.radius.disconnects}}
+               if self.radius else {}),
         }
 
     # --- asyncio side ---

@@ -1,0 +1,1 @@
+"""The RADIUS domain's items (``items``) and their reads and conditional writes (``sessions``)."""
