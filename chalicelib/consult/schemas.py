@@ -119,6 +119,9 @@ class SessionOut(BaseModel):
     interval_seconds: float
     next_tick_at: datetime | None = None
     last_activity_at: datetime | None = None
+    routing: str | None = Field(
+        default=None, description="Text requests: delivered (the doctor was available) or queued"
+    )
 
 
 class SessionList(BaseModel):

@@ -53,6 +53,7 @@ def session_out(s: models.Session) -> SessionOut:
             else None
         ),
         last_activity_at=_dt(s.last_activity),
+        routing=s.routing,
     )
 
 

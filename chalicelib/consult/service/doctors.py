@@ -7,6 +7,7 @@ doctor deactivated between the read and the write still writes nothing."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -203,7 +204,7 @@ def listing(
         condition = by_mode if condition is None else condition & by_mode
     found: list[Doctor] = []
     more = False
-    source: Iterator[Doctor] = doctors.list_doctors(status, after, condition)
+    source: Iterator[Doctor] = doctors.list_doctors(status, _uncursor(after), condition)
     for doctor in source:
         if keep is not None and not keep(doctor):
             continue
@@ -211,4 +212,19 @@ def listing(
             more = True
             break
         found.append(doctor)
-    return Listed(found, doctors.presences([d.doctor_id for d in found]), found[-1].gsi1sk if more else None)
+    cursor = _cursor(found[-1].gsi1sk) if more else None
+    return Listed(found, doctors.presences([d.doctor_id for d in found]), cursor)
+
+
+def _cursor(sort_key: str) -> str:
+    """A page cursor safe in a URL as it is (no ``#``, ``+`` or ``/``)."""
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
+def _uncursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("after is not a cursor this list gave", code="invalid_query") from None
