@@ -1,8 +1,7 @@
-"""Waiting room on the local stack: joins/s, AWS calls per admitted user with 1k and
+"""Waiting room on the local stack: AWS calls per admitted user with 1k and
 with 100k queued, and the time from a slot freeing to the next user admitted.
 
-- joins: simulated users join through the service (``service.join``, what the API route calls)
-  from 8 threads against the local stack;
+- joins/s and join latency at 1 and N counter shards: ``bench/waitroom_joins.py``;
 - calls per admitted user: an event with cap 100 is filled, then ``--cycles`` times the oldest
   checkout completes (``service.complete``: verify the token, release the slot, admit the next
   inline); every AWS call of the bench process is counted by operation. The line behind is seeded
@@ -29,7 +28,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +50,7 @@ ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
-SMOKE = {"joins": 5, "cap": 5, "small": 20, "large": 40, "cycles": 5, "expiries": 8}
+SMOKE = {"cap": 5, "small": 20, "large": 40, "cycles": 5, "expiries": 8}
 
 
 # --- measurements -----------------------------------------------------------------------------
@@ -64,20 +62,6 @@ def new_event(event_id: str, cap: int, **fields: Any) -> Any:
 
     body = {"id": event_id, "name": event_id, "status": "active", "max_concurrent": cap, **fields}
     return service.create_event(CreateEvent(**body))
-
-
-def bench_joins(count: int, counter: CallCounter) -> None:
-    from chalicelib.waitroom import service
-
-    event = new_event(f"joins-{int(time.time())}", 10)
-    with counter.window() as calls, ThreadPoolExecutor(8) as pool:
-        started = time.perf_counter()
-        list(pool.map(lambda n: service.join(event.event_id, f"j{n}"), range(count)))
-        elapsed = time.perf_counter() - started
-    figure(
-        f"joins ({count}, 8 threads)",
-        f"{count / elapsed:.0f} joins/s, {sum(calls.values()) / count:.2f} AWS calls/join",
-    )
 
 
 def seed_line(event_id: str, count: int) -> float:
@@ -102,7 +86,7 @@ def seed_line(event_id: str, count: int) -> float:
                     expires_at=int(now + 86400),
                 )
             )
-    items.event(event_id).update(actions=[items.EventItem.next_n.set(count)])
+    items.shard(event_id, 0).update(actions=[items.ShardItem.next.set(count)])
     return time.perf_counter() - started
 
 
@@ -114,7 +98,7 @@ def bench_queue_length(
     from chalicelib.waitroom.models import events, items, sessions
 
     event_id = f"line-{length}-{int(time.time())}"
-    new_event(event_id, cap)
+    new_event(event_id, cap, shards=1)  # one counter: the seeded tickets are 1..length
     took = seed_line(event_id, length)
     print(f"  seeded {length} places in {took:.0f} s (BatchWriteItem)")
     service.admit(event_id)  # fill the slots
@@ -162,7 +146,7 @@ def bench_expiry_path(users: int) -> list[float]:
     from infra.local.runtime import Runtime
 
     event_id = f"expiry-{int(time.time())}"
-    new_event(event_id, 5, checkout_minutes=0.05)
+    new_event(event_id, 5, checkout_minutes=0.05, shards=1)
     runtime = Runtime(app)
     runtime.start()
     try:
@@ -191,7 +175,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--joins", type=int, default=500)
     parser.add_argument("--cap", type=int, default=100, help="concurrent checkouts of the measured events")
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
@@ -206,7 +189,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     ):
         quiet()
         print("waitroom: local stack")
-        bench_joins(args.joins, counter)
         results = {}
         for length in (args.small, args.large):
             print(f"queue of {length}, {args.cap} slots:")

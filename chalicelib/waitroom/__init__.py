@@ -6,7 +6,11 @@ DOMAIN = register(
     Domain(
         "waitroom",
         tables=("waitroom",),
-        modules=("chalicelib.waitroom.api", "chalicelib.waitroom.handlers"),
+        modules=(
+            "chalicelib.waitroom.api",
+            "chalicelib.waitroom.page.routes",
+            "chalicelib.waitroom.handlers",
+        ),
         cli=("chalicelib.waitroom.cli",),
         local=("infra.local.waitroom",),
     )

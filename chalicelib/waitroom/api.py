@@ -8,7 +8,7 @@ from chalicelib.core import clock
 from chalicelib.core.aws import client
 from chalicelib.core.config import get_settings
 from chalicelib.core.http import Api, Call, json_response
-from chalicelib.waitroom import logic, service, tokens
+from chalicelib.waitroom import logic, models, service, tokens
 from chalicelib.waitroom.models.items import EventItem
 from chalicelib.waitroom.schemas import (
     Complete,
@@ -37,7 +37,9 @@ def event_out(event: EventItem) -> EventOut:
         checkout_minutes=float(event.checkout_minutes),
         session_ttl_minutes=float(event.session_ttl_minutes),
         checkout_url=event.checkout_url,
-        queued=event.line.queued,
+        queued=models.events.line(event).queued,
+        shards=event.shard_count,
+        page=event.page,
         processing=int(event.processing),
         created_at=clock.to_datetime(event.created_at),
     )

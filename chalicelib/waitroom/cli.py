@@ -14,7 +14,7 @@ from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.errors import MudaError
 from chalicelib.core.text import table
-from chalicelib.waitroom import logic, service, tokens
+from chalicelib.waitroom import logic, models, service, tokens
 
 
 @click.group("waitroom")
@@ -26,7 +26,13 @@ def waitroom() -> None:
 def events_cmd() -> None:
     """Every event with its status, line and slots."""
     rows = [
-        (e.event_id, e.status, e.line.queued, f"{int(e.processing)}/{int(e.max_concurrent)}", int(e.admitted))
+        (
+            e.event_id,
+            e.status,
+            models.events.line(e).queued,
+            f"{int(e.processing)}/{int(e.max_concurrent)}",
+            int(e.admitted),
+        )
         for e in service.list_events()
     ]
     click.echo(table(["event", "status", "queued", "processing", "admitted"], rows) if rows else "no events")

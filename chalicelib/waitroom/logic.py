@@ -15,7 +15,7 @@ ETA divides by the *pass* rate (places passed per second, skipped ones included)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -32,6 +32,7 @@ QUEUED, ADMITTED, COMPLETED, EXPIRED, ABANDONED, REVOKED = (
     "abandoned",
     "revoked",
 )
+PASSED = "passed"  # a ticket handed out but never written, closed by the admitter (no session)
 # Event status changes an admin may make: from -> allowed targets.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     DRAFT: (ACTIVE, CLOSED),
@@ -72,27 +73,107 @@ def parse_session_id(value: str) -> tuple[str, Lane, int]:
 
 @dataclass(frozen=True)
 class Line:
-    """The counters of an event that positions are computed from."""
+    """The counters of an event that positions are computed from. ``next_n`` is the highest
+    ticket handed out in the normal lane; with sharded counters some tickets below it may not be
+    handed out yet (``holes_n``), and are not waiting."""
 
     next_v: int = 0
     next_n: int = 0
     cursor_v: int = 0
     cursor_n: int = 0
+    holes_n: int = 0
+    counts: tuple[int, ...] = ()  # the normal lane's shard counts, when known: exact places ahead
 
     def cursor(self, lane: Lane) -> int:
         return self.cursor_v if lane == "v" else self.cursor_n
 
     def waiting(self, lane: Lane) -> int:
         """Places in ``lane`` the cursor has not reached yet."""
-        return max(0, (self.next_v - self.cursor_v) if lane == "v" else (self.next_n - self.cursor_n))
+        if lane == "v":
+            return max(0, self.next_v - self.cursor_v)
+        return max(0, self.next_n - self.cursor_n - self.holes_n)
 
     @property
     def queued(self) -> int:
         return self.waiting("v") + self.waiting("n")
 
     def places_ahead(self, lane: Lane, ticket: int) -> int:
-        own = max(0, ticket - self.cursor(lane) - 1)
+        """Places still in line before ``ticket``: two subtractions, or with sharded counters one
+        per shard (tickets a shard has not handed out yet hold nobody's place)."""
+        if lane == "n" and len(self.counts) > 1:
+            n = len(self.counts)
+            own = sum(
+                max(0, min(count, _seqs_upto(ticket - 1, k, n)) - _seqs_upto(self.cursor_n, k, n))
+                for k, count in enumerate(self.counts)
+            )
+        else:
+            own = max(0, ticket - self.cursor(lane) - 1)
         return own + (self.waiting("v") if lane == "n" else 0)
+
+
+# --- sharded ticket counters -------------------------------------------------------------------
+#
+# The normal lane's ticket counter is split over N shard items (each its own partition key), so
+# joins spread their writes. Shard k hands out its seq-th ticket as ``(seq - 1) * N + k + 1``:
+# the shards interleave, and tickets stay one integer line (positions stay two subtractions).
+# A join reads every shard's count and takes a shard whose count is below ``min + slack``, with
+# that as the write's condition. Counts only grow, so a count read is never above the true one:
+# every shard stays within ``slack`` of the slowest at all times. Hence the fairness window: if
+# A's join returned before B's began, A's seq is ``a``, and at B's write the slowest shard is at
+# least ``a - slack``, so B's seq ``b > a - slack`` and B's ticket > A's ticket - N x slack:
+# nobody who joins after you is placed N x slack - 1 or more places ahead of you.
+
+
+def shard_ticket(seq: int, shard: int, shards: int) -> int:
+    """The ticket of shard ``shard``'s ``seq``-th hand-out (1-based seq, 0-based shard)."""
+    return (seq - 1) * shards + shard + 1
+
+
+def ticket_shard(ticket: int, shards: int) -> tuple[int, int]:
+    """``(shard, seq)`` of a ticket."""
+    return (ticket - 1) % shards, (ticket - 1) // shards + 1
+
+
+def fairness_window(shards: int, slack: int) -> int:
+    """Places by which a later joiner can at most be ahead of an earlier one (exclusive bound)."""
+    return 1 if shards == 1 else shards * slack
+
+
+def pick_shard(counts: Sequence[int], slack: int, draw: float, spread: int = 1) -> tuple[int, int]:
+    """A shard to take a ticket from, and the bound its count must stay below (the write's
+    condition). Of the shards below ``min(counts) + slack``, the one whose next ticket is lowest
+    (so a trickle of joins gets consecutive tickets, in join order); when joins collide (the
+    caller retries with a growing ``spread``), one of the ``spread`` lowest, by ``draw`` in [0, 1)."""
+    bound = min(counts) + slack
+    open_ = sorted((count, k) for k, count in enumerate(counts) if count < bound)
+    width = max(1, min(spread, len(open_)))
+    return open_[min(int(draw * width), width - 1)][1], bound
+
+
+def sharded_line(next_v: int, cursor_v: int, cursor_n: int, counts: Sequence[int]) -> Line:
+    """The line of an event whose normal lane is counted by ``counts`` (one per shard)."""
+    n = len(counts)
+    handed = [shard_ticket(c, k, n) for k, c in enumerate(counts) if c > 0]
+    next_n = max(handed, default=0)
+    # Tickets after the cursor and up to next_n that no shard has handed out yet.
+    holes = sum(
+        max(0, _seqs_upto(next_n, k, n) - max(c, _seqs_upto(cursor_n, k, n))) for k, c in enumerate(counts)
+    )
+    return Line(next_v, max(next_n, cursor_n), cursor_v, cursor_n, holes, tuple(counts))
+
+
+def _seqs_upto(ticket: int, shard: int, shards: int) -> int:
+    """How many of shard ``shard``'s tickets are <= ``ticket``."""
+    return 0 if ticket < shard + 1 else (ticket - shard - 1) // shards + 1
+
+
+def eta_range(eta: int | None) -> tuple[int, int] | None:
+    """An honest range around a point ETA: rates wobble, so say 'about 3 to 5 minutes', not '4'."""
+    if eta is None:
+        return None
+    if eta <= 0:
+        return 0, 0
+    return max(0, math.floor(eta * 0.75)), math.ceil(eta * 1.5) + 30
 
 
 def eta_seconds(places_ahead: int, pass_rate: float) -> int | None:
@@ -138,7 +219,8 @@ class Plan:
     admit: list[Place] = field(default_factory=list)
     abandon: list[Place] = field(default_factory=list)
     expire: list[Place] = field(default_factory=list)
-    gaps: list[tuple[Lane, int]] = field(default_factory=list)  # tickets never written: checked absent
+    gaps: list[tuple[Lane, int]] = field(default_factory=list)  # handed out, never written: closed
+    skip: list[tuple[Lane, int]] = field(default_factory=list)  # never handed out: counters moved past
     cursors: dict[Lane, int] = field(default_factory=dict)  # new cursor per lane
     wait_until: float | None = None  # a young gap blocks the line until then
     moved: bool = False  # some cursor advances
@@ -174,6 +256,7 @@ def plan_round(
     session_ttl: float,
     gap_grace: float,
     max_items: int = MAX_TRANSACTION_ITEMS - 1,
+    handed_out: Callable[[Lane, int], bool] | None = None,
 ) -> Plan:
     """Walk each lane from its cursor in ticket order (priority lane first) and decide.
 
@@ -184,6 +267,10 @@ def plan_round(
     transaction (the place must still be absent). ``places[lane]`` are the places after the
     cursor in ticket order; ``exhausted[lane]`` says whether they are all of them (if not, the
     round ends with that lane, so no normal place ever overtakes an unread priority one).
+
+    ``handed_out(lane, ticket)`` says whether a sharded counter has handed a missing ticket out
+    (when it was read). One not handed out holds nobody's place: it is passed at once, and its
+    shard's counter is moved past it in the round (``plan.skip``), so no join ever takes it.
     """
     plan = Plan(cursors={lane: line.cursor(lane) for lane in LANES})
     want = min(batch_size, room)
@@ -193,10 +280,12 @@ def plan_round(
             if len(plan.admit) >= want:
                 break
             # tickets expected..place.ticket-1 were never written
-            if place.ticket != expected and now - place.joined_at < gap_grace:
+            gap = range(expected, place.ticket)
+            unused = [t for t in gap if handed_out is not None and not handed_out(lane, t)]
+            missing = [t for t in gap if t not in set(unused)] if unused else list(gap)
+            if missing and now - place.joined_at < gap_grace:
                 plan.wait_until = place.joined_at + gap_grace
                 break
-            missing = range(expected, place.ticket)
             into: list[Place] | None = None
             if place.status == QUEUED:
                 if now - place.joined_at >= session_ttl:
@@ -209,6 +298,7 @@ def plan_round(
             if plan.items + cost > max_items:
                 break
             plan.gaps.extend((lane, t) for t in missing)
+            plan.skip.extend((lane, t) for t in unused)
             if into is not None:
                 into.append(place)
             plan.cursors[lane] = place.ticket

@@ -15,6 +15,33 @@ EVENT_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 # --- events -----------------------------------------------------------------------------------
 
 
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class PageSettings(RequestBody):
+    """How the waiting page looks and hands the visitor on (``GET /wait/{event}``)."""
+
+    organiser: str | None = Field(default=None, max_length=100, description="Shown as the page's title.")
+    logo_url: AnyHttpUrl | None = Field(default=None, description="An image URL (https) shown at the top.")
+    primary_color: str = Field(default="#0b6e4f", pattern=HEX_COLOUR, description="Progress bar, buttons.")
+    background_color: str = Field(default="#ffffff", pattern=HEX_COLOUR)
+    redirect: Literal["query", "post"] = Field(
+        default="query",
+        description="On admission: the token goes to checkout_url as a query parameter or a POST field.",
+    )
+    token_param: str = Field(default="token", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+    @model_validator(mode="after")
+    def visible(self) -> PageSettings:
+        # WCAG 1.4.11: the progress bar and buttons need 3:1 against the page (text colours are
+        # chosen by the page itself, black or white, whichever contrasts more: always >= 4.5:1).
+        from chalicelib.waitroom.page.theme import contrast
+
+        if contrast(self.primary_color, self.background_color) < 3:
+            raise ValueError("primary_color needs a contrast of at least 3:1 against background_color")
+        return self
+
+
 class EventConfig(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     max_concurrent: int | None = Field(default=None, ge=1, le=100_000)
@@ -22,7 +49,10 @@ class EventConfig(RequestBody):
     # Fractions allowed (demos and tests run minute-long windows in seconds).
     checkout_minutes: float | None = Field(default=None, ge=0.05, le=120)
     session_ttl_minutes: float | None = Field(default=None, ge=0.1, le=7 * 24 * 60)
-    checkout_url: AnyHttpUrl | None = None
+    checkout_url: AnyHttpUrl | None = Field(
+        default=None, description="Where admitted visitors go ({event}, {session} filled in): the target URL."
+    )
+    page: PageSettings | None = None
 
 
 class CreateEvent(EventConfig):
@@ -33,6 +63,12 @@ class CreateEvent(EventConfig):
     checkout_minutes: float = Field(default=15, ge=0.05, le=120)
     session_ttl_minutes: float = Field(default=120, ge=0.1, le=7 * 24 * 60)
     status: Literal["draft", "active"] = "draft"
+    shards: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Ticket counter shards, fixed at creation: more for bigger crowds.",
+    )
 
     @model_validator(mode="after")
     def ttl_covers_checkout(self) -> CreateEvent:
@@ -47,7 +83,7 @@ class UpdateEvent(EventConfig):
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
         for name in self.model_fields_set:
-            if getattr(self, name) is None and name != "checkout_url":
+            if getattr(self, name) is None and name not in ("checkout_url", "page"):
                 raise ValueError(f"{name} cannot be null")
         return self
 
@@ -63,6 +99,8 @@ class EventOut(BaseModel):
     checkout_url: str | None
     queued: int
     processing: int
+    shards: int
+    page: dict | None
     created_at: datetime
 
 
@@ -116,7 +154,7 @@ class SessionOut(BaseModel):
     checkout_url: str | None = None
     checkout_expires_at: datetime | None = None
     ended_at: datetime | None = None
-    poll_after_seconds: int | None = Field(default=None, description="When to poll again (the heartbeat).")
+    poll_after_seconds: float | None = Field(default=None, description="When to poll again (the heartbeat).")
 
 
 class Health(BaseModel):

@@ -29,6 +29,18 @@ class WaitroomSettings(BaseSettings):
     # the JWKS this long after rotation.
     max_checkout_minutes: float = Field(default=120, gt=0)
     key_cache_seconds: int = Field(default=60, ge=0)
+    # Ticket counter shards of a new event's normal lane (an event may set its own).
+    default_shards: int = Field(default=8, ge=1, le=64)
+    # How far one shard's counter may run ahead of the slowest (tickets): with N shards, nobody
+    # who joins after you is placed more than N x slack - 1 places ahead of you.
+    shard_slack: int = Field(default=4, ge=1, le=100)
+    # The waiting page's join limits: per source IP (generous: mobile carriers put many phones
+    # behind one address) and per device, in fixed windows; past them a 429 with Retry-After.
+    join_limit_per_ip: int = Field(default=120, ge=1)
+    join_limit_per_device: int = Field(default=10, ge=1)
+    join_limit_window_seconds: float = Field(default=10, gt=0)
+    # The poll interval the page is told never goes below this (tests scale it down).
+    min_poll_seconds: float = Field(default=2, gt=0)
 
 
 def settings() -> WaitroomSettings:

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from chalicelib.core import db
 from chalicelib.waitroom import logic
-from chalicelib.waitroom.models import items
-from chalicelib.waitroom.models.items import EventItem, SessionItem
+from chalicelib.waitroom.models import items, sessions
+from chalicelib.waitroom.models.items import EventItem, SessionItem, ShardItem
 
 DOMAIN = "waitroom"
 RoundOutcome = Literal["committed", "lost", "retry"]
@@ -29,9 +29,11 @@ class Admission:
     notice: dict[str, Any] = field(default_factory=dict)  # QueueReady's detail
 
 
-def _event_write(event: EventItem, plan: logic.Plan, k: int, now: float, rate_window: float) -> tuple:
+def _event_write(
+    event: EventItem, line: logic.Line, plan: logic.Plan, k: int, now: float, rate_window: float
+) -> tuple:
     """The event's actions and condition: cursors unchanged since read, the cap kept."""
-    passed = plan.passed(event.line)
+    passed = plan.passed(line)
     condition = (
         (EventItem.status == logic.ACTIVE)
         & (EventItem.cursor_v == event.cursor_v)
@@ -80,6 +82,8 @@ def _admitted(event_id: str, a: Admission, now: float) -> list[Any]:
 
 def commit_round(
     event: EventItem,
+    line: logic.Line,
+    counts: Sequence[int],
     plan: logic.Plan,
     admissions: Sequence[Admission],
     *,
@@ -89,12 +93,18 @@ def commit_round(
     """One admission round in one transaction: the event's cursors (must be unchanged since read),
     ``processing`` (stays ≤ ``max_concurrent``) and counters, each admitted place ``queued →
     admitted`` with its ``QueueReady``, each skipped place ``queued → abandoned/expired`` (still
-    stale), each passed gap still absent. Nothing is written unless all hold: ``"committed"``;
-    ``"lost"`` when the event moved on (another attempt's round, a config change); ``"retry"``
-    when a place changed under the round (a poll, a revocation, a join filling a gap) or the
-    item was busy."""
-    eid = event.event_id
-    actions, condition = _event_write(event, plan, len(admissions), now, rate_window)
+    stale), each passed ticket that was handed out but never written closed (a ``passed`` place
+    put where none is: the join on its way takes a new ticket), and each shard counter the round
+    moves past tickets it never handed out (still at the count read). Nothing is written unless
+    all hold: ``"committed"``; ``"lost"`` when the event moved on (another attempt's round, a
+    config change); ``"retry"`` when a place or counter changed under the round (a poll, a
+    revocation, a join) or an item was busy."""
+    eid, n = event.event_id, event.shard_count
+    actions, condition = _event_write(event, line, plan, len(admissions), now, rate_window)
+    moved: dict[int, int] = {}
+    for _, ticket in plan.skip:
+        shard, seq = logic.ticket_shard(ticket, n)
+        moved[shard] = max(moved.get(shard, 0), seq)
     try:
         with db.transact() as tx:
             tx.update(items.event(eid), actions, condition, label="event")
@@ -105,21 +115,29 @@ def commit_round(
                 tx.emit(items.aggregate(eid), DOMAIN, "QueueReady", a.notice)
             for p in plan.abandon:  # still silent since read: a poll meanwhile cancels the round
                 tx.update(
-                    items.place(eid, p.lane, p.ticket),
+                    items.place(eid, p.lane, p.ticket, shards=n),
                     [SessionItem.status.set(logic.ABANDONED), SessionItem.ended_at.set(now)],
                     (SessionItem.status == logic.QUEUED) & (SessionItem.last_seen == p.last_seen),
                     label="abandon",
                 )
             for p in plan.expire:
                 tx.update(
-                    items.place(eid, p.lane, p.ticket),
+                    items.place(eid, p.lane, p.ticket, shards=n),
                     [SessionItem.status.set(logic.EXPIRED), SessionItem.ended_at.set(now)],
                     SessionItem.status == logic.QUEUED,
                     label="expire",
                 )
             for lane, ticket in plan.gaps:
-                key = items.place_key(eid, lane, ticket)
-                tx.check(SessionItem, *key, SessionItem.pk.does_not_exist(), label="gap")
+                ttl = float(event.session_ttl_minutes) * 60
+                closed = sessions.closed_place(eid, lane, ticket, n, now, ttl)
+                tx.put(closed, SessionItem.pk.does_not_exist(), label="gap")
+            for shard, seq in moved.items():
+                tx.update(
+                    items.shard(eid, shard),
+                    [ShardItem.next.set(seq)],
+                    ShardItem.next == counts[shard],
+                    label="counter",
+                )
     except db.Refused as refused:
         return "lost" if refused.by("event") else "retry"
     return "committed"

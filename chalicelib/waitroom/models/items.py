@@ -3,8 +3,11 @@
 Keys (table ``muda-<stage>-waitroom``)::
 
     EVENT#<event>          META                the event: config, status, counters, cursors, rates
-    EVENT#<event>          USER#<user>         join marker -> session id (one session per user and event)
-    QUEUE#<event>#<lane>   <ticket, 12 digits> the session, i.e. the place in line
+    EVENT#<event>#USER#<u> MARKER              join marker -> session id (one session per user and event)
+    SHARD#<event>#n#<k>    COUNTER             shard k's ticket counter (normal lane; k < the event's shards)
+    QUEUE#<event>#<lane>   <ticket, 12 digits> the place in line (shard 0, and the priority lane)
+    QUEUE#<event>#n#<k>    <ticket, 12 digits> a place whose ticket shard k handed out (k >= 1)
+    RATE#<scope>#<key>     <window start>      a join rate-limit window (TTL)
     gsi1: EVENTS / <status>#<event>            events by status (the backstop finds the active ones)
     gsi2: CHECKOUT#<event> / <time key>#<ticket>  admitted sessions by checkout expiry (sparse)
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.core import clock
@@ -35,11 +38,22 @@ def event_key(event_id: str) -> tuple[str, str]:
 
 
 def marker_key(event_id: str, user_id: str) -> tuple[str, str]:
-    return f"EVENT#{event_id}", f"USER#{user_id}"
+    """Its own partition key per user: a crowd's markers spread over partitions (under the event's
+    key they would all land on the event item's partition, ~500 joins/s)."""
+    return f"EVENT#{event_id}#USER#{user_id}", "MARKER"
 
 
-def queue_pk(event_id: str, lane: Lane) -> str:
-    return f"QUEUE#{event_id}#{lane}"
+def queue_pk(event_id: str, lane: Lane, shard: int = 0) -> str:
+    """A shard's places (each shard its own partition key, so joins spread their writes)."""
+    return f"QUEUE#{event_id}#{lane}" + (f"#{shard}" if shard else "")
+
+
+def shard_key(event_id: str, shard: int) -> tuple[str, str]:
+    return f"SHARD#{event_id}#n#{shard}", "COUNTER"
+
+
+def rate_key(scope: str, key: str, window_start: int) -> tuple[str, str]:
+    return f"RATE#{scope}#{key}", str(window_start)
 
 
 def ticket_key(ticket: int) -> str:
@@ -47,8 +61,9 @@ def ticket_key(ticket: int) -> str:
     return str(ticket).zfill(logic.TICKET_DIGITS)
 
 
-def place_key(event_id: str, lane: Lane, ticket: int) -> tuple[str, str]:
-    return queue_pk(event_id, lane), ticket_key(ticket)
+def place_key(event_id: str, lane: Lane, ticket: int, shards: int = 1) -> tuple[str, str]:
+    shard = logic.ticket_shard(ticket, shards)[0] if lane == "n" else 0
+    return queue_pk(event_id, lane, shard), ticket_key(ticket)
 
 
 def status_key(status: str, event_id: str = "") -> str:
@@ -105,9 +120,13 @@ class EventItem(MudaModel):
     checkout_minutes = NumberAttribute()
     session_ttl_minutes = NumberAttribute()
     checkout_url = UnicodeAttribute(null=True)
-    # The line: last ticket handed out and last ticket passed, per lane.
+    # The waiting page: the organiser's branding and how the token reaches the target URL.
+    page = JSONAttribute(null=True)
+    # The normal lane's ticket counter shards (``ShardItem``); fixed at creation.
+    shards = NumberAttribute(default=1)
+    # The line: last ticket handed out (priority lane) and last ticket passed, per lane.
     next_v = NumberAttribute(default=0)
-    next_n = NumberAttribute(default=0)
+    next_n = NumberAttribute(default=0)  # unused: the normal lane counts on its shards
     cursor_v = NumberAttribute(default=0)
     cursor_n = NumberAttribute(default=0)
     # Counters.
@@ -129,8 +148,27 @@ class EventItem(MudaModel):
     by_status = EventsByStatus()
 
     @property
-    def line(self) -> logic.Line:
-        return logic.Line(int(self.next_v), int(self.next_n), int(self.cursor_v), int(self.cursor_n))
+    def shard_count(self) -> int:
+        return int(self.shards or 1)
+
+
+class ShardItem(MudaModel):
+    """One shard of an event's normal-lane ticket counter: ``next`` = tickets it handed out."""
+
+    table = "waitroom"
+    pk = UnicodeAttribute(hash_key=True)  # SHARD#<event>#n#<k>
+    sk = UnicodeAttribute(range_key=True)  # COUNTER
+    next = NumberAttribute(default=0)
+
+
+class RateWindow(MudaModel):
+    """Joins counted in one fixed window for one IP or device."""
+
+    table = "waitroom"
+    pk = UnicodeAttribute(hash_key=True)  # RATE#<scope>#<key>
+    sk = UnicodeAttribute(range_key=True)  # window start (epoch seconds)
+    count = NumberAttribute(default=0)
+    expires_at = NumberAttribute()  # TTL
 
 
 class SessionItem(MudaModel):
@@ -147,6 +185,7 @@ class SessionItem(MudaModel):
     status = UnicodeAttribute()
     joined_at = NumberAttribute()
     last_seen = NumberAttribute()
+    ahead_at_join = NumberAttribute(null=True)  # people ahead when joining: the page's progress bar
     admitted_at = NumberAttribute(null=True)
     admission_no = NumberAttribute(null=True)
     checkout_expires_at = NumberAttribute(null=True)
@@ -172,8 +211,8 @@ class JoinMarker(MudaModel):
     """One per user and event: joining twice finds it and returns the same session."""
 
     table = "waitroom"
-    pk = UnicodeAttribute(hash_key=True)  # EVENT#<id>
-    sk = UnicodeAttribute(range_key=True)  # USER#<user>
+    pk = UnicodeAttribute(hash_key=True)  # EVENT#<id>#USER#<user>
+    sk = UnicodeAttribute(range_key=True)  # MARKER
     session_id = UnicodeAttribute()
     expires_at = NumberAttribute()
 
@@ -187,13 +226,17 @@ def event(event_id: str, /, **fields: Any) -> EventItem:
     return EventItem(*event_key(event_id), **fields)
 
 
-def place(event_id: str, lane: Lane, ticket: int, /, **fields: Any) -> SessionItem:
+def place(event_id: str, lane: Lane, ticket: int, /, shards: int = 1, **fields: Any) -> SessionItem:
     """A place in line (new: give ``user_id``, ``status``…; else a handle for an update)."""
     if "user_id" in fields:
         fields.update(
             session_id=logic.session_id(event_id, lane, ticket), event_id=event_id, lane=lane, ticket=ticket
         )
-    return SessionItem(*place_key(event_id, lane, ticket), **fields)
+    return SessionItem(*place_key(event_id, lane, ticket, shards), **fields)
+
+
+def shard(event_id: str, k: int, /, **fields: Any) -> ShardItem:
+    return ShardItem(*shard_key(event_id, k), **fields)
 
 
 def marker(event_id: str, user_id: str, /, **fields: Any) -> JoinMarker:

@@ -22,18 +22,16 @@ def get_marker(event_id: str, user_id: str) -> JoinMarker | None:
 
 
 def write_place(session: SessionItem, marker: JoinMarker) -> PlaceOutcome:
-    """Write a new place and its user's marker, only while the cursor has not passed its ticket.
+    """Write a new place and its user's marker, in one transaction.
 
     Returns ``"written"``, ``"duplicate"`` (the user has a session: a concurrent join won) or
-    ``"passed"`` (the admitter went by the ticket meanwhile, or it is taken: take a new one).
-    An admission round holding the event item at that instant is contention: retried.
+    ``"passed"`` (the place is taken: the admitter went by this ticket and closed it while the
+    join was on its way; take a new one). Nothing is checked on the event or its counters, so
+    joins never contend with each other or with admission rounds.
     """
-    cursor = EventItem.cursor_v if session.lane == "v" else EventItem.cursor_n
 
     def write() -> None:
         with db.transact() as tx:
-            event_key = items.event_key(session.event_id)
-            tx.check(EventItem, *event_key, condition=cursor < session.ticket, label="cursor")
             tx.put(marker, JoinMarker.pk.does_not_exist(), label="marker")
             tx.put(session, SessionItem.pk.does_not_exist(), label="place")
 
@@ -42,16 +40,37 @@ def write_place(session: SessionItem, marker: JoinMarker) -> PlaceOutcome:
     except db.Refused as refused:
         if refused.by("marker"):
             return "duplicate"
-        if refused.refused & {"cursor", "place"}:
-            # The cursor went by, or the place is taken (a counter that handed a ticket out
-            # twice: never on DynamoDB, but moto_server's ADD is not atomic under threads).
+        if refused.by("place"):
             return "passed"
         raise
     return "written"
 
 
-def get_session(event_id: str, lane: Lane, ticket: int) -> SessionItem | None:
-    return db.get_or_none(SessionItem, *items.place_key(event_id, lane, ticket), consistent=True)
+def closed_place(event_id: str, lane: Lane, ticket: int, shards: int, now: float, ttl: float) -> SessionItem:
+    """A ``passed`` place: a ticket handed out but never to be written (no session)."""
+    return items.place(
+        event_id,
+        lane,
+        ticket,
+        shards=shards,
+        user_id="-",
+        status=logic.PASSED,
+        joined_at=now,
+        last_seen=now,
+        ended_at=now,
+        expires_at=int(now + ttl),
+    )
+
+
+def close_place(place: SessionItem) -> bool:
+    """Close a ticket its join gave up (``False``: a place is there)."""
+    return db.put_if_absent(place)
+
+
+def get_session(event_id: str, lane: Lane, ticket: int, shards: int | None = None) -> SessionItem | None:
+    """A place by its ticket; ``shards``: the event's shard count (read from the event if not given)."""
+    key = items.place_key(event_id, lane, ticket, _shards(event_id) if shards is None else shards)
+    return db.get_or_none(SessionItem, *key, consistent=True)
 
 
 def heartbeat(session: SessionItem, now: float) -> bool:
@@ -59,10 +78,13 @@ def heartbeat(session: SessionItem, now: float) -> bool:
     return db.update_if(session, [SessionItem.last_seen.set(now)], SessionItem.status == logic.QUEUED)
 
 
-def places_after(event_id: str, lane: Lane, cursor: int, limit: int) -> tuple[list[SessionItem], bool]:
-    """Up to ``limit`` places after ``cursor`` in ticket order, and whether that is all of them."""
+def places_after(
+    event_id: str, lane: Lane, cursor: int, limit: int, shard: int = 0
+) -> tuple[list[SessionItem], bool]:
+    """Up to ``limit`` places of one shard after ``cursor`` in ticket order, and whether that is
+    all of them."""
     result = SessionItem.query(
-        items.queue_pk(event_id, lane),
+        items.queue_pk(event_id, lane, shard),
         SessionItem.sk > items.ticket_key(cursor),
         consistent_read=True,
         limit=limit,
@@ -116,10 +138,17 @@ def overdue_checkouts(event_id: str, before: float) -> Iterator[SessionItem]:
     )
 
 
-def queue_sessions(event_id: str) -> list[SessionItem]:
-    """Every session of an event (tests, the pour demo, the bench): a full read, not for the API."""
-    return [
-        s
-        for lane in logic.LANES
-        for s in SessionItem.query(items.queue_pk(event_id, lane), consistent_read=True)
-    ]
+def _shards(event_id: str) -> int:
+    event = db.get_or_none(EventItem, *items.event_key(event_id))
+    return event.shard_count if event else 1
+
+
+def queue_sessions(event_id: str, shards: int | None = None) -> list[SessionItem]:
+    """Every session of an event (tests, the pour demo, the bench): a full read, not for the API.
+    Places the admitter closed (``passed``: tickets never written) are left out."""
+    shards = _shards(event_id) if shards is None else shards
+    pks = [items.queue_pk(event_id, "v")] + [items.queue_pk(event_id, "n", k) for k in range(shards)]
+    found = [s for pk in pks for s in SessionItem.query(pk, consistent_read=True)]
+    return sorted(
+        (s for s in found if s.status != logic.PASSED), key=lambda s: (s.lane != "v", int(s.ticket))
+    )

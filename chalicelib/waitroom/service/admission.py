@@ -37,11 +37,11 @@ class AdmitResult:
     rounds: int = 0
 
 
-def admit_quietly(event_id: str, event: EventItem | None = None) -> list[SessionItem]:
+def admit_quietly(event_id: str) -> list[SessionItem]:
     """An attempt on behalf of another write: its failure must not fail that write (the backstop
     retries within a minute). The sessions it admitted, as they now are."""
     try:
-        return admit(event_id, event).admitted
+        return admit(event_id).admitted
     except Exception:
         logger.exception("admission attempt failed", extra={"event_id": event_id})
         count_error(event_id)
@@ -55,25 +55,24 @@ def count_error(event_id: str) -> None:
         logger.exception("could not count an admission error", extra={"event_id": event_id})
 
 
-def admit(event_id: str, event: EventItem | None = None) -> AdmitResult:
+def admit(event_id: str) -> AdmitResult:
     """Fill the free slots of an event in position order (priority lane first), one transaction
     of up to ``batch_size`` admissions per round. Concurrent attempts are safe: each round is
     conditional on the cursors it read and on ``processing`` staying within the cap; the loser
     re-reads. Cost per admitted user is independent of the line's length: the line is read from
-    the cursor, a page at a time."""
+    the cursor, a page per shard at a time."""
     s = settings()
     result = AdmitResult()
     retries = 0
     while result.rounds < s.max_rounds:
-        event = event or events.get_event(event_id)
+        event, counts = events.read_with_shards(event_id)
         if event is None or event.status != logic.ACTIVE:
             break
-        want = logic.admission_count(
-            event.max_concurrent, event.processing, event.batch_size, event.line.queued
-        )
+        line = events.line(event, counts)
+        want = logic.admission_count(event.max_concurrent, event.processing, event.batch_size, line.queued)
         if want == 0:
             break
-        plan, found = _plan(event, want)
+        plan, found = _plan(event, line, counts, want)
         if plan.empty:
             if plan.wait_until is not None:
                 _defer(event_id, plan.wait_until)
@@ -83,12 +82,13 @@ def admit(event_id: str, event: EventItem | None = None) -> AdmitResult:
             _admission(event, found[(p.lane, p.ticket)], int(event.admitted) + i + 1, now)
             for i, p in enumerate(plan.admit)
         ]
-        outcome = admission.commit_round(event, plan, admissions, now=now, rate_window=s.rate_window_seconds)
+        outcome = admission.commit_round(
+            event, line, counts, plan, admissions, now=now, rate_window=s.rate_window_seconds
+        )
         result.rounds += 1
-        event = None
         if outcome == "lost":  # another attempt's round won: it goes on (see _MAX_RETRIES)
             break
-        if outcome == "retry":  # a place changed under us: nobody else will redo this round
+        if outcome == "retry":  # a place or a counter changed under us: nobody else will redo it
             retries += 1
             if retries > _MAX_RETRIES:
                 break
@@ -104,12 +104,16 @@ def admit(event_id: str, event: EventItem | None = None) -> AdmitResult:
     return result
 
 
-def _plan(event: EventItem, want: int) -> tuple[logic.Plan, dict[tuple[str, int], SessionItem]]:
+def _plan(
+    event: EventItem, line: logic.Line, counts: list[int], want: int
+) -> tuple[logic.Plan, dict[tuple[str, int], SessionItem]]:
     """Read the line from each cursor (priority lane first; the normal lane only if the priority
-    lane was read to its end) and decide the round."""
+    lane was read to its end; the normal lane a page per shard, merged in ticket order up to the
+    first shard whose page ended) and decide the round."""
     s = settings()
-    line = event.line
+    n = event.shard_count
     read = min(2 * want + 20, logic.MAX_TRANSACTION_ITEMS - 10)
+    per_shard = max(4, -(-read // n) + 2)
     places: dict[Lane, list[logic.Place]] = {}
     exhausted: dict[Lane, bool] = {}
     found: dict[tuple[str, int], SessionItem] = {}
@@ -117,9 +121,19 @@ def _plan(event: EventItem, want: int) -> tuple[logic.Plan, dict[tuple[str, int]
         if line.waiting(lane) == 0 or (lane == "n" and not exhausted.get("v", True)):
             places[lane], exhausted[lane] = [], line.waiting(lane) == 0
             continue
-        page, exhausted[lane] = sessions.places_after(event.event_id, lane, line.cursor(lane), read)
+        if lane == "v" or n == 1:
+            page, exhausted[lane] = sessions.places_after(event.event_id, lane, line.cursor(lane), read)
+        else:
+            page, exhausted[lane] = _merged(event.event_id, line.cursor(lane), per_shard, n)
         places[lane] = [item.place() for item in page]
         found.update({(item.lane, int(item.ticket)): item for item in page})
+
+    def handed_out(lane: Lane, ticket: int) -> bool:
+        if lane == "v":
+            return True
+        shard, seq = logic.ticket_shard(ticket, n)
+        return seq <= counts[shard]
+
     plan = logic.plan_round(
         line,
         places,
@@ -130,8 +144,22 @@ def _plan(event: EventItem, want: int) -> tuple[logic.Plan, dict[tuple[str, int]
         abandon_after=s.abandon_after_seconds,
         session_ttl=float(event.session_ttl_minutes) * 60,
         gap_grace=s.gap_grace_seconds,
+        max_items=logic.MAX_TRANSACTION_ITEMS - 1 - n,  # room for the counters it moves
+        handed_out=handed_out,
     )
     return plan, found
+
+
+def _merged(event_id: str, cursor: int, limit: int, shards: int) -> tuple[list[SessionItem], bool]:
+    """Each shard's places after the cursor, merged in ticket order; cut at the lowest last ticket
+    of a shard with more to read (beyond it a place of that shard may be missing from the page)."""
+    pages = [sessions.places_after(event_id, "n", cursor, limit, k) for k in range(shards)]
+    merged = sorted((item for page, _ in pages for item in page), key=lambda item: int(item.ticket))
+    horizons = [int(page[-1].ticket) for page, complete in pages if not complete and page]
+    if not horizons:
+        return merged, True
+    horizon = min(horizons)
+    return [item for item in merged if int(item.ticket) <= horizon], False
 
 
 def _admission(event: EventItem, session: SessionItem, number: int, now: float) -> Admission:

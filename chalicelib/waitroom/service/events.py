@@ -28,6 +28,8 @@ def create_event(request: CreateEvent) -> EventItem:
         checkout_minutes=request.checkout_minutes,
         session_ttl_minutes=request.session_ttl_minutes,
         checkout_url=str(request.checkout_url) if request.checkout_url else None,
+        page=request.page.model_dump(mode="json", exclude_none=True) if request.page else None,
+        shards=request.shards or settings().default_shards,
         created_at=now,
         updated_at=now,
     )
@@ -53,6 +55,8 @@ def update_event(event_id: str, request: UpdateEvent) -> EventItem:
     changes: dict[str, Any] = {name: getattr(request, name) for name in request.model_fields_set}
     if "checkout_url" in changes and changes["checkout_url"] is not None:
         changes["checkout_url"] = str(changes["checkout_url"])
+    if changes.get("page") is not None:
+        changes["page"] = request.page.model_dump(mode="json", exclude_none=True)  # type: ignore[union-attr]
     ttl = changes.get("session_ttl_minutes", current.session_ttl_minutes)
     if ttl < changes.get("checkout_minutes", current.checkout_minutes):
         raise BadRequest("session_ttl_minutes must be at least checkout_minutes", code="invalid_config")
@@ -81,7 +85,7 @@ def stats(event_id: str) -> Stats:
     event = get_event(event_id)
     now = clock.now()
     window = settings().rate_window_seconds
-    line = event.line
+    line = events.line(event)
     return Stats(
         event_id=event.event_id,
         status=event.status,

@@ -58,6 +58,8 @@ def test_thousand_users_cap_hundred_admitted_in_order_never_past_the_cap(make_ev
     event = models.events.get_event(eid)
     assert peak == CAP
     assert len(final) == USERS and {s.status for s in final} == {logic.COMPLETED, logic.EXPIRED}
-    by_admission = sorted(final, key=lambda s: int(s.admission_no))
-    assert [int(s.ticket) for s in by_admission] == list(range(1, USERS + 1))
+    by_admission = [int(s.ticket) for s in sorted(final, key=lambda s: int(s.admission_no))]
+    # Tickets from the sharded counter: distinct and admitted in order (a few numbers, never
+    # handed out, are passed over).
+    assert by_admission == sorted(by_admission) and len(set(by_admission)) == USERS
     assert (event.admitted, event.completed + event.expired, event.processing) == (USERS, USERS, 0)

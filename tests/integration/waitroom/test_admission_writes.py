@@ -44,25 +44,28 @@ def test_queue_ready_is_delivered_once_after_a_crash_between_the_round_and_its_p
 
 
 def test_a_round_the_event_refuses_is_lost_even_when_it_checks_gaps(make_event, clock) -> None:
-    """Given a round planned over a burned ticket (a gap: a condition check, which DynamoDB lists
-    before the event's update) and an event whose cap changed since it was read
+    """Given a round planned over a burned ticket (a gap: the round closes it with a put, which
+    DynamoDB may list before the event's update) and an event whose cap changed since it was read
     When the round commits
     Then it is "lost" (the event refused it: another attempt or admin moved on), not "retry",
     and nothing of it is written."""
     eid = unique("gap")
-    make_event(id=eid, max_concurrent=1)
+    make_event(id=eid, max_concurrent=1, shards=1)
     first, _ = service.join(eid, "first")
-    assert models.events.allocate_ticket(eid, "n") is not None  # ticket 2: a join that died
+    assert models.events.take_shard_ticket(eid, 0, 10**6) == 2  # ticket 2: a join that died
     service.join(eid, "waiting")  # ticket 3, behind the gap
     assert models.sessions.release(first, logic.COMPLETED, clock.t)  # a slot, no attempt yet
     clock.advance(service.settings().gap_grace_seconds + 1)
-    event = models.events.get_event(eid)
-    plan, found = service.admission._plan(event, 1)
+    event, counts = models.events.read_with_shards(eid)
+    line = models.events.line(event, counts)
+    plan, found = service.admission._plan(event, line, counts, 1)
     assert plan.gaps == [("n", 2)] and [p.ticket for p in plan.admit] == [3]
     admissions = [service.admission._admission(event, found[("n", 3)], 2, clock.t)]
     assert models.events.update_event(eid, {"max_concurrent": 2}, clock.t) is not None
 
-    outcome = models.admission.commit_round(event, plan, admissions, now=clock.t, rate_window=300)
+    outcome = models.admission.commit_round(
+        event, line, counts, plan, admissions, now=clock.t, rate_window=300
+    )
 
     assert outcome == "lost"
     assert models.sessions.get_session(eid, "n", 3).status == logic.QUEUED
@@ -73,11 +76,11 @@ def test_a_completion_that_admits_the_next_costs_12_aws_calls(make_event) -> Non
     """Given a warm process and a full event (cap 1) with users waiting
     When the admitted user completes (which admits the next at once)
     Then it costs 12 AWS calls: the session's GetItem, the release's TransactWriteItems, the
-    checkout timer's cancel; the event's GetItem, the line's Query, the round's TransactWriteItems
+    checkout timer's cancel; the event's and its counter's BatchGetItem, the line's Query, the round's TransactWriteItems
     (with the QueueReady in the outbox), the checkout timer (2); the outbox drain's Query,
     PutEvents and BatchWriteItem."""
     eid = unique("cost")
-    make_event(id=eid, max_concurrent=1)
+    make_event(id=eid, max_concurrent=1, shards=1)
     sessions = [service.join(eid, f"u{n}")[0] for n in range(3)]
     service.complete(sessions[0].session_id, sessions[0].token)  # warm: clients, key ring
     admitted = models.sessions.get_session(eid, "n", 2)
