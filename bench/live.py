@@ -1,12 +1,13 @@
 """The live feed: event → console latency.
 
-On the full local stack (API, event runtime, the local WebSocket gateway), one admin WebSocket
-client connected as the console connects (``?token=``); events are put on the bus one at a time
-(``PutEvents``, as the outbox drains) and each is timed from just before ``PutEvents`` to the
-moment its frame reaches the client: the bus rule, the ``live`` queue, the runtime's poll, the
-broadcaster's connection read and its ``@connections`` post, and the gateway's send. Median and
-p99 over ``--count`` events (100; ``--smoke``: 5). A second client is connected and closed
-abruptly first, so every broadcast also meets a gone connection (it is removed on the first).
+On the local stack's AWS endpoint with the event runtime and the local WebSocket gateway running
+in this process (as bench/timers.py runs the runtime), one admin WebSocket client connected as
+the console connects (``?token=``); events are put on the bus one at a time (``PutEvents``, as
+the outbox drains) and each is timed from just before ``PutEvents`` to the moment its frame
+reaches the client: the bus rule, the ``live`` queue, the runtime's poll, the broadcaster's
+connection read and its ``@connections`` post, and the gateway's send. Median and p99 over
+``--count`` events (100; ``--smoke``: 5), after one untimed warm-up event. A second connection
+dies first without closing, so the warm-up broadcast also meets a gone connection (and removes it).
 
 Run: ``make bench`` (or ``python -m bench.live --count 100``). Prints figures, asserts nothing.
 On AWS the same path adds EventBridge's and SQS's delivery and Lambda's poll (typically tens of
@@ -18,18 +19,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import socket
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_run, figure, latency, parse_args, quiet, stack_options
+from bench.common import bench_run, emulator, figure, latency, parse_args, quiet, stack_options
 from chalicelib.core.auth import dev_token
 from chalicelib.core.aws import client
 from chalicelib.core.config import get_settings
-from infra.local.stack import LocalStack, free_port
+from infra.local.stack import free_port
 
 ENV = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 SMOKE = {"count": 5}
@@ -60,7 +65,7 @@ async def measure(url: str, count: int) -> list[float]:
     doomed.transport.abort()
     samples: list[float] = []
     async with connect(f"{url}/?token={token}") as ws:
-        for n in range(count):
+        for n in range(-1, count):  # -1: a warm-up, untimed (the broadcaster's first client is built)
             started = time.perf_counter()
             await asyncio.to_thread(put, marker, n)
             deadline = started + WAIT_SECONDS
@@ -69,7 +74,8 @@ async def measure(url: str, count: int) -> list[float]:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), left))
                 detail: dict[str, Any] = frame.get("event", {}).get("detail", {})
                 if detail.get("bench") == marker and detail.get("n") == n:
-                    samples.append(time.perf_counter() - started)
+                    if n >= 0:
+                        samples.append(time.perf_counter() - started)
                     break
     return samples
 
@@ -81,13 +87,60 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=100, help="events timed, one at a time")
     args = parse_args(parser, argv, SMOKE)
     quiet()
-    with bench_run("live", args), tempfile.TemporaryDirectory(prefix="muda-bench-live-") as tmp:
-        state = Path(tmp)
-        with LocalStack(free_port(), free_port(), env=ENV, state_dir=state, **stack_options(args)) as local:
-            local.apply_env()
-            samples = asyncio.run(measure(local.env["MUDA_LIVE_WEBSOCKET_URL"], args.count))
+    for name in ("websockets", "botocore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    port, management = free_port(), free_port()
+    env = {**ENV, "MUDA_LIVE_MANAGEMENT_URL": f"http://127.0.0.1:{management}"}
+    with (
+        bench_run("live", args),
+        tempfile.TemporaryDirectory(prefix="muda-bench-live-") as tmp,
+        emulator(env, Path(tmp), **stack_options(args)),
+        gateway(port, management),
+    ):
+        from app import app
+        from infra.local.runtime import Runtime
+
+        runtime = Runtime(app)
+        runtime.start()
+        try:
+            samples = asyncio.run(measure(f"ws://127.0.0.1:{port}", args.count))
+        finally:
+            runtime.stop()
         latency("event → console (PutEvents to the WebSocket frame)", samples)
         figure("events delivered", f"{len(samples)} of {args.count}")
+
+
+@contextmanager
+def gateway(port: int, management: int) -> Iterator[None]:
+    """The local WebSocket gateway (the app's handlers) on its own event loop in this process."""
+    from infra.local import websocket
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(websocket.run("127.0.0.1", port, management, stop),),
+        daemon=True,
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not _accepts(port) or not _accepts(management):
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the WebSocket gateway did not start")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(5)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
