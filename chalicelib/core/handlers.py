@@ -11,7 +11,7 @@ from chalice import Blueprint
 
 from chalicelib.core import health, outbox, timers
 from chalicelib.core.config import get_settings
-from chalicelib.core.observability import flush_metrics
+from chalicelib.core.observability import MetricUnit, flush_metrics, metrics
 from chalicelib.core.queues import process_batch
 
 blueprint = Blueprint(__name__)
@@ -58,6 +58,7 @@ def timers_sweep(event: Any) -> dict[str, int]:
             health.beat(health.SWEEPER, rounds=rounds, **totals)
             next_round = rounds * interval
             if next_round >= SWEEP_RATE_SECONDS or next_round + interval / 2 > budget:
+                metrics.add_metric(name="TimersResent", unit=MetricUnit.Count, value=totals["resent"])
                 return {**totals, "rounds": rounds}
             time.sleep(max(0.0, started + next_round - time.monotonic()))
     finally:

@@ -28,7 +28,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from chalicelib.core import clock
 from chalicelib.core.aws import client, queue_url
 from chalicelib.core.db import MudaModel, put_if
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import MetricUnit, logger, metrics
 
 FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # as long as a DLQ keeps its messages
 
@@ -150,6 +150,7 @@ def process_batch(
                 extra={"queue": queue_name(record), "message_id": record.message_id, "attempt": attempts},
             )
             try:
+                metrics.add_metric(name="JobFailedTries", unit=MetricUnit.Count, value=1)
                 delay = _back_off(record, backoff, attempts) if backoff else None
                 _record_failure(record, error, attempts, delay)
             except Exception:  # bookkeeping must never hide the original failure

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import single_metric
+
 from chalicelib.core import clock, ids
+from chalicelib.core.observability import SERVICE, MetricUnit
 from chalicelib.hotspot.models.items import RejectedCallback, rejected_day, rejected_key
 
 RETENTION_SECONDS = 30 * 86400
 
 
 def reject(reason: str, body: str | None, checkout_request_id: str | None, source_ip: str | None) -> None:
-    """Keep a refused callback (truncated, 30 days)."""
+    """Keep a refused callback (truncated, 30 days), and count it at once (``CallbackRejected``:
+    an alarm watches it; the API's handlers flush no metrics of their own)."""
+    with single_metric(
+        "CallbackRejected", MetricUnit.Count, 1, namespace="Muda", default_dimensions={"service": SERVICE}
+    ):
+        pass
     now = clock.now()
     RejectedCallback(
         *rejected_key(now, ids.new_id()),
