@@ -73,6 +73,7 @@ def page(
     visitor: str | None,
     join_url: str | None,
     refresh_after: float | None,
+    notice: str | None = None,
 ) -> str:
     """The whole page. ``join_url``: where a browser without JavaScript goes to join;
     ``refresh_after``: when it reloads (both inside ``<noscript>``: the script polls instead)."""
@@ -138,6 +139,8 @@ def page(
         "OTHER_LANG": other,
         "OTHER_LANG_NAME": esc(w["language"]),
         "REFRESH_LABEL": esc(w["refresh"]),
+        "NOTICE": esc(notice or ""),
+        "NOTICE_HIDDEN": "" if notice else "hidden",
         "CONFIG": esc(json.dumps(config), quote=True),
         "SCRIPT": _asset("wait.js"),
     }

@@ -75,20 +75,19 @@ def waiting_page(call: Call, event_id: str) -> Response:
         if args.join:  # a browser without JavaScript joins here, then reloads the plain page
             try:
                 joined = visitors.join(event_id, visitor, call.source_ip)
-            except TooManyJoins as error:
-                state = visitors.state(visit)
-                state["poll_after_seconds"] = error.retry_after
+            except TooManyJoins as error:  # this page again, after Retry-After
+                busy = strings.STRINGS[lang]["busy"].format(s=error.retry_after)
                 page = render.page(
-                    state,
+                    visitors.state(visit),
                     visit.event.page,
                     lang,
                     visitor=None,
                     join_url=None,
                     refresh_after=error.retry_after,
+                    notice=busy,
                 )
-                return Response(
-                    page, status_code=429, headers={**headers, "Retry-After": str(error.retry_after)}
-                )
+                headers["Retry-After"] = str(error.retry_after)
+                return Response(page, status_code=429, headers=headers)
             except MudaError:  # paused or closed in between: show the plain page
                 joined = None
             if joined is not None:
