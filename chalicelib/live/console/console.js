@@ -11,7 +11,7 @@
   var KEY = "muda.console.token";
   var token = sessionStorage.getItem(KEY) || "";
   var socket = null, retryMs = 500, refreshTimer = null, soon = null, keepAlive = null;
-  var events = [], seen = {};
+  var events = [], seen = {}, expanded = {};
 
   // --- small DOM helpers (text only: nothing from the server becomes markup) -------------------
   function el(tag, attrs) {
@@ -249,9 +249,13 @@
     var shown = events.filter(function (e) { return (!product || e.product === product) && (!type || e.type === type); });
     var list = $("events");
     list.replaceChildren.apply(list, shown.map(function (e) {
-      return el("li", { class: "event" + (e.id === freshId ? " fresh" : ""), "data-id": e.id, "data-via": e.via, "data-type": e.type, "data-product": e.product },
+      var open = expanded[e.id];
+      return el("li", { class: "event" + (e.id === freshId ? " fresh" : "") + (open ? " open" : ""), "data-id": e.id,
+          "data-via": e.via, "data-type": e.type, "data-product": e.product, title: "click for the whole event",
+          onclick: function () { expanded[e.id] = !expanded[e.id]; renderEvents(null); } },
         el("span", { class: "muted", text: clock(e.time) }), el("span", { text: e.product }), el("strong", { text: e.type }),
-        el("span", { class: "detail", text: JSON.stringify(e.detail || {}) }));
+        el("span", { class: "detail", text: JSON.stringify(e.detail || {}) }),
+        open ? el("pre", { class: "json", text: JSON.stringify(e, null, 2) }) : null);
     }));
     $("events-count").textContent = shown.length + " of " + events.length;
   }
