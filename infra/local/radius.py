@@ -115,7 +115,6 @@ def start(stack: Any) -> None:
         stack.check_alive("routeros-radius")
         return _accepts(api) and _accepts(control)
 
-    wait_until(up, "RADIUS-mode router simulator", 30)
     stack.env.update(
         {
             "MUDA_LOCAL_RADIUS_ROUTER_PORT": str(api),
@@ -128,6 +127,7 @@ def start(stack: Any) -> None:
     )
     freeradius = binary()
     if freeradius is None:
+        wait_until(up, "RADIUS-mode router simulator", 30)
         return
     auth = udp_port(stack, AUTH_PORT)
     acct = udp_port(stack, AUTH_PORT + 1)
@@ -162,6 +162,8 @@ def start(stack: Any) -> None:
             text.seek(mark)
             return b"Ready to process requests" in text.read()
 
+    # both start side by side
+    wait_until(up, "RADIUS-mode router simulator", 30)
     wait_until(ready, "FreeRADIUS", 30)
 
 

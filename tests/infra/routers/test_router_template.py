@@ -85,7 +85,7 @@ def test_security_group_allows_only_the_router_api_and_https():
     Then it reaches the routers on 8728-8729 only and otherwise HTTPS; nothing may connect in."""
     group = resources()["RouterProvisionerSecurityGroup"]["Properties"]
     ports = sorted((rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupEgress"])
-    assert ports == [(443, 443), (443, 443), (8728, 8729)]
+    assert ports == [(443, 443), (443, 443), (3799, 3799), (8728, 8729)]  # 3799/udp: RADIUS Disconnect
     assert "SecurityGroupIngress" not in group
 
 
