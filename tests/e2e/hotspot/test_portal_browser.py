@@ -80,3 +80,33 @@ def test_a_purchase_in_the_browser_logs_the_buyer_in(
     page.wait_for_selector("#online")  # the auto-login form posted to the router's login page
     assert username in page.inner_text("#online")
     page.screenshot(path=str(ARTIFACTS / "4-online.png"), full_page=True)
+
+
+def test_the_portal_says_setting_up_until_the_router_has_the_user(
+    stack: LocalStack, shop: dict[str, Any], phone_page: Any, routeros: Any
+) -> None:
+    """Given the router refusing connections when a buyer pays
+    When the provisioner's tries fail, and then the router comes back
+    Then the page says the access is taking longer (no "online", the user not on the router), and
+    says "online" only once the router has the user."""
+    from librouteros.query import Key
+
+    from infra.local.routeros import SimulatorControl
+
+    control = SimulatorControl(stack.env["MUDA_LOCAL_ROUTER_CONTROL_URL"])
+    page = phone_page
+    open_portal(page, stack, shop, "AA:BB:CC:00:01:02")
+    control.faults(down=True)
+    try:
+        page.fill("#phone", "0712 000 302")
+        page.click("#pay")
+        page.wait_for_selector("#app[data-access='slow']")
+        assert page.inner_text("#wait-title") == "Taking longer than usual"
+        assert page.is_hidden("#step-done")
+        page.screenshot(path=str(ARTIFACTS / "5-taking-longer.png"), full_page=True)
+    finally:
+        control.faults(down=False)
+    page.wait_for_selector("#app[data-access='online']")
+    assert "You're online" in page.inner_text("#done-text")
+    users = routeros().path("ip", "hotspot", "user").select().where(Key("name") == "m712000302")
+    assert len(list(users)) == 1
