@@ -146,4 +146,64 @@ def expire(dry_run: bool, verbose: bool) -> None:
     click.echo(f"checked {checked}, {'would change' if dry_run else 'changed'} {changed}")
 
 
-commands: list[click.Command] = [sessions_group, calls_group, appointments_group]
+@click.group("doctors")
+def doctors_group() -> None:
+    """The doctor registry, online status and earnings."""
+
+
+@doctors_group.command("list")
+@click.option("--status", type=click.Choice(["active", "pending", "inactive"]), default="active")
+def list_doctors(status: str) -> None:
+    """Doctors in a status (``pending``: awaiting approval), by name."""
+    found = service.doctors.listing(status, None, None, None, 10_000)
+    for d in found.doctors:
+        modes = ",".join(sorted(d.modes or ()))
+        click.echo(f"{d.doctor_id}\t{d.name}\t{d.status}\t{d.timezone}\t{modes}")
+    click.echo(f"{len(found.doctors)} {status}")
+
+
+@doctors_group.command("approve")
+@click.argument("doctor_id")
+def approve(doctor_id: str) -> None:
+    """Approve a self-registered doctor."""
+    doctor = service.doctors.set_status(doctor_id, "active", "cli")
+    click.echo(f"{doctor.doctor_id} {doctor.status}")
+
+
+@doctors_group.command("earnings")
+@click.argument("doctor_id")
+@click.option("--group", type=click.Choice(["day", "week", "month"]), default="month")
+def earnings(doctor_id: str, group: str) -> None:
+    """A doctor's earnings of all time as CSV, then whether it reconciles with the wallet."""
+    found = service.earnings.earnings(doctor_id, None, None, group)  # type: ignore[arg-type]
+    click.echo(service.earnings.as_csv(found), nl=False)
+    click.echo(
+        f"# wallet balance {found.balance} + paid out {found.paid_out} = "
+        f"{found.balance + found.paid_out}; statement {found.total.total.amount}; "
+        f"{'reconciles' if found.reconciles else 'DOES NOT RECONCILE'}"
+    )
+
+
+@doctors_group.command("presence-lapse")
+@_options
+def presence_lapse(dry_run: bool, verbose: bool) -> None:
+    """Set offline every doctor whose ``available`` ran out (what the lapse timers do)."""
+    found = service.doctors.listing("active", None, None, None, 10_000)
+    now = clock.now()
+    changed = 0
+    for d in found.doctors:
+        p = found.presence.get(d.doctor_id)
+        due = p is not None and p.status == "available" and (p.until is None or float(p.until) <= now)
+        if not due:
+            if verbose:
+                click.echo(f"ok       {d.doctor_id}: {p.status if p else 'offline'}")
+            continue
+        changed += 1
+        result = "would lapse" if dry_run else service.lapse_presence(d.doctor_id)
+        click.echo(
+            f"{'would   ' if dry_run else 'done    '} {d.doctor_id}: available past its time -> {result}"
+        )
+    click.echo(f"checked {len(found.doctors)}, {'would change' if dry_run else 'changed'} {changed}")
+
+
+commands: list[click.Command] = [sessions_group, calls_group, appointments_group, doctors_group]

@@ -162,3 +162,45 @@ def test_hundred_concurrent_bookings_of_one_slot_one_wins(clock) -> None:
     service.cancel_appointment(won[0].appointment_id, principal(won[0].patient_id, "patient"), None)
     again = service.book(principal("p-b-again", "patient"), "d-book", at, None)
     assert models.slot_holder("d-book", at.timestamp()) == again.appointment_id
+
+
+def test_requests_racing_a_deactivation_write_only_what_they_answered(clock) -> None:
+    """Given an active doctor, when 20 patients open text sessions and book slots while an admin
+    deactivates the doctor, each request either succeeds or is refused with a doctor code, every
+    refused one wrote nothing (the doctor's condition is in its transaction), and afterwards
+    every request is refused."""
+    from chalicelib.consult.models import appointments
+    from chalicelib.consult.service import doctors
+    from chalicelib.core.errors import MudaError
+
+    register_doctor("d-gone")
+    base = (int(core_clock.now()) // 1800 + 4) * 1800
+    for n in range(10):
+        give_credits(f"p-gone{n}", 1)
+    jobs = [
+        lambda n=n: service.create_text_session(principal(f"p-gone{n}", "patient"), "d-gone")
+        for n in range(10)
+    ]
+    jobs += [
+        lambda n=n: service.book(
+            principal(f"p-gone-b{n}", "patient"),
+            "d-gone",
+            datetime.fromtimestamp(base + n * 1800, tz=UTC),
+            None,
+        )
+        for n in range(10)
+    ]
+    jobs.insert(10, lambda: doctors.set_status("d-gone", "inactive", "admin"))
+
+    results = race(*jobs)
+
+    refused = [r for r in results if isinstance(r, MudaError)]
+    assert {e.code for e in refused} <= {"doctor_inactive", "doctor_changed"}, refused
+    sessions = [r for r in results if isinstance(r, models.Session)]
+    booked = [r for r in results if isinstance(r, models.Appointment)]
+    assert len(sessions) + len(booked) + len(refused) == 20
+    stored = models.items.party_list(models.Session, "doctor", "d-gone", models.items.SESSIONS, 100)
+    assert sorted(s.session_id for s in stored) == sorted(s.session_id for s in sessions)
+    assert len(appointments.appointments_of("d-gone", "doctor", 100)) == len(booked)
+    with pytest.raises(MudaError, match="not active"):
+        service.create_text_session(principal("p-gone0", "patient"), "d-gone")

@@ -92,7 +92,8 @@ def test_twenty_concurrent_bookings_of_one_slot_give_one_201(stack: LocalStack, 
 
 def test_demo_data_lets_a_newcomer_walk_a_session(stack: LocalStack) -> None:
     """Given `make run`'s demo data (seeded twice: idempotent), the banner's export lines give a
-    patient token that opens a session with the demo doctor."""
+    patient token that opens a session with the demo doctor and books one of the doctor's free
+    slots (Nairobi hours) for the coming week."""
     from infra.local import consult as demo
 
     demo.seed(stack)
@@ -108,3 +109,9 @@ def test_demo_data_lets_a_newcomer_walk_a_session(stack: LocalStack) -> None:
     assert patient("GET", "/me/consult/subscription")[1]["text_sessions_remaining"] == 5
     status, body = patient("POST", "/text-sessions", {"doctor_id": demo.DOCTOR})
     assert status == 201 and body["status"] == "pending"
+    status, week = patient("GET", f"/doctors/{demo.DOCTOR}/slots")
+    assert status == 200 and week["timezone"] == "Africa/Nairobi" and week["slots"], week
+    booked = patient(
+        "POST", "/appointments", {"doctor_id": demo.DOCTOR, "scheduled_at": week["slots"][-1]["at"]}
+    )
+    assert booked[0] == 201, booked

@@ -66,3 +66,29 @@ def test_appointments_expire_cancels_stale_pending_ones(users, clock) -> None:
     assert models.get_appointment(aid).status == "pending"
     assert "Automatically expired - scheduled time has passed -> expired" in muda("appointments", "expire")
     assert models.slot_holder(users["doctor"].sub, at.timestamp()) is None
+
+
+def test_doctor_commands_list_approve_report_earnings_and_lapse_presence(users, credits, clock) -> None:
+    """Given a pending doctor, a billed interval and a doctor available past its time (its timer
+    lost), the commands approve, list, print a statement that reconciles, and set offline once."""
+    from chalicelib.consult.service import doctors
+    from tests.support.ids import unique
+
+    pending = unique("dr-cli")
+    doctors.register(pending, {"name": "Dr Pending"}, by=pending, approved=False)
+    assert pending in muda("doctors", "list", "--status", "pending")
+    assert f"{pending} active" in muda("doctors", "approve", pending)
+    credits(1)
+    sid = users["patient"]("POST", "/text-sessions", {"doctor_id": users["doctor"].sub})[1]["id"]
+    users["doctor"]("POST", f"/text-sessions/{sid}/messages", {"body": "hi"})
+    users["patient"]("POST", f"/text-sessions/{sid}/end", {})
+    report = muda("doctors", "earnings", users["doctor"].sub)
+    assert report.splitlines()[-2].endswith(",all,1,1,500,KES") and "reconciles" in report.splitlines()[-1]
+
+    users["doctor"]("PUT", "/me/consult/presence", {"status": "available"})
+    assert timers.cancel(service.PRESENCE_LAPSE, users["doctor"].sub)
+    clock.advance(3600)
+    assert f"{users['doctor'].sub}: available past its time" in muda("doctors", "presence-lapse", "--dry-run")
+    assert "-> offline" in muda("doctors", "presence-lapse")
+    assert models.get_presence(users["doctor"].sub).status == "offline"
+    assert users["doctor"].sub not in muda("doctors", "presence-lapse")

@@ -3,7 +3,7 @@ the public list and its filters, and unknown or inactive doctors refused with no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -181,3 +181,43 @@ def test_bad_profiles_are_clear_4xx_and_store_nothing(users, body, code) -> None
     status, answer = users["admin"]("POST", "/admin/consult/doctors", {"doctor_id": doctor_id, **body})
     assert status in (400, 422) and answer["error"]["code"] == code, answer
     assert models.get_doctor(doctor_id) is None
+
+
+def test_a_booking_checked_against_old_hours_or_status_writes_nothing(users, clock, monkeypatch) -> None:
+    """Given a booking that passed the hours check, when the doctor is deactivated before its
+    transaction, the transaction's condition on the doctor refuses it: 409, no appointment, the
+    slot free."""
+    from chalicelib.consult.service import appointments, doctors
+
+    real = appointments.availability.check_bookable
+
+    def then_deactivated(doctor, at):
+        found = real(doctor, at)
+        doctors.set_status(doctor.doctor_id, "inactive", "admin")
+        return found
+
+    monkeypatch.setattr(appointments.availability, "check_bookable", then_deactivated)
+    at = datetime.fromtimestamp(clock.t // 1800 * 1800 + 7200, tz=UTC)
+    status, body = users["patient"](
+        "POST", "/appointments", {"doctor_id": users["doctor"].sub, "scheduled_at": at.isoformat()}
+    )
+    assert (status, body["error"]["code"]) == (409, "doctor_inactive")
+    assert users["patient"]("GET", "/appointments")[1]["appointments"] == []
+    assert models.slot_holder(users["doctor"].sub, at.timestamp()) is None
+
+
+def test_available_on_lists_doctors_with_a_free_slot_that_day(users, clock) -> None:
+    """Given two doctors of one specialty, one working weekdays only, a Saturday lists only the
+    one who works every day; a Monday lists both."""
+    tag = unique("spec")
+    daily, weekdays = unique("dr-daily"), unique("dr-wkdy")
+    hours = {d: [["09:00", "12:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    users["admin"]("POST", "/admin/consult/doctors", profile(daily, specialties=[tag], weekly=ALWAYS))
+    users["admin"]("POST", "/admin/consult/doctors", profile(weekdays, specialties=[tag], weekly=hours))
+    today = datetime.fromtimestamp(clock.t, tz=UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    saturday = monday + timedelta(days=5)
+    assert names(users["patient"], f"specialty={tag}&available_on={saturday}") == [daily]
+    assert sorted(names(users["patient"], f"specialty={tag}&available_on={monday}")) == sorted(
+        [daily, weekdays]
+    )
