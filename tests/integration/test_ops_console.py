@@ -93,7 +93,11 @@ def test_queues_timers_and_health_for_the_console(api: Client, token, clock) -> 
 def test_look_ups_refuse_bad_keys_and_unknown_ids(api: Client, token) -> None:
     """Given nothing by those ids, each look-up answers 404; a payment look-up needs exactly one
     well-formed key (422/400), and none of it is open to a non-admin."""
-    for path in ("/admin/lookup/classes/cls_nope", "/admin/lookup/waitroom/evt_nope"):
+    for path in (
+        "/admin/lookup/classes/cls_nope",
+        "/admin/lookup/waitroom/evt_nope",
+        "/admin/lookup/consult/ses_nope",
+    ):
         status, body = get(api, path, token)
         assert status == 404 and body["error"]["code"] == "not_found", (path, body)
     assert get(api, "/admin/lookup/payments?checkout_request_id=ws_CO_nope", token) == (200, {"payments": []})
