@@ -133,10 +133,11 @@
   function retries(data) {
     var list = data.retries || [];
     if (!list.length) return note("nothing retrying", "muted");
-    return table([["queue"], ["job"], ["attempt", "num"], ["last error"], ["next try"]], list.map(function (r) {
-      var next = r.attempt == null ? "—" : (r.attempt + 1) + " of " + (r.max_attempts == null ? "?" : r.max_attempts);
+    return table([["queue"], ["job"], ["failed", "num"], ["last error"], ["next try"]], list.map(function (r) {
+      // As the worker's log says it: the try that failed last, "attempt 4 of 6", then its error.
+      var tried = r.attempt == null ? "—" : "attempt " + r.attempt + " of " + (r.max_attempts == null ? "?" : r.max_attempts);
       return row([String(r.queue).replace(/^muda-[a-z]+-/, ""), r.summary || r.message_id,
-        el("td", { class: "num", text: "attempt " + next }), el("td", { class: "err", text: r.error || "—" }), ago(r.next_try_at)],
+        el("td", { class: "num", text: tried }), el("td", { class: "err", text: r.error || "—" }), ago(r.next_try_at)],
         { class: "retry", "data-message-id": r.message_id });
     }));
   }
