@@ -90,11 +90,10 @@ def calls_per_tick(counter: CallCounter) -> Counter[str]:
     return calls
 
 
-def lateness(count: int, workers: int, credits: int) -> tuple[list[float], int, float]:
+def lateness(run: str, count: int, workers: int, credits: int) -> tuple[list[float], int, float]:
     """Activate ``count`` sessions, wait until each has billed all its credits, read the ledgers."""
     from chalicelib.consult import models
 
-    run = f"lt{int(time.time())}"
     register_doctors([f"{run}-d{n}" for n in range(min(count, 50))])
     began = time.monotonic()
     with ThreadPoolExecutor(workers) as pool:
@@ -144,6 +143,35 @@ def lateness(count: int, workers: int, credits: int) -> tuple[list[float], int, 
             f"  unfinished {sid}: {s.status}, billed {s.billed}, metered_from {s.metered_from}, ticks {ticks}"
         )
     return late, len(open_), setup
+
+
+def statements(run: str, count: int) -> tuple[list[float], int, int]:
+    """Each lateness doctor's all-time earnings statement: how long it takes, and how many
+    reconcile with the wallet (all must: the award and the wallet credit share a transaction)."""
+    from chalicelib.consult.service import earnings
+
+    took, ok, awards = [], 0, 0
+    for n in range(min(count, 50)):
+        began = time.monotonic()
+        found = earnings.earnings(f"{run}-d{n}", None, None, "day")
+        took.append(time.monotonic() - began)
+        ok += bool(found.reconciles)
+        awards += found.total.total.intervals
+    return took, ok, awards
+
+
+def week_of_slots(doctor_ids: list[str]) -> list[float]:
+    """How long the free slots of a week take to compute (hours, exceptions, held appointments)."""
+    from chalicelib.consult.models import doctors
+    from chalicelib.consult.service import availability
+
+    took = []
+    for doctor_id in doctor_ids:
+        doctor = doctors.get_doctor(doctor_id)
+        began = time.monotonic()
+        availability.free_slots(doctor, time.time(), time.time() + 7 * 86400)
+        took.append(time.monotonic() - began)
+    return took
 
 
 def bookings(
@@ -211,12 +239,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         runtime = Runtime(app)
         runtime.start()
         try:
-            late, unfinished, setup = lateness(args.sessions, args.workers, args.credits)
+            run = f"lt{int(time.time())}"
+            late, unfinished, setup = lateness(run, args.sessions, args.workers, args.credits)
         finally:
             runtime.stop()
         distinct, contended, book_calls, outcomes = bookings(
             args.bookings, args.workers, args.racers, counter
         )
+        statement_took, reconciled, awarded = statements(run, args.sessions)
+        slots_took = week_of_slots([f"bk-d{n}" for n in range(20)])
 
         print("\nAWS calls of one tick ('(timers)' UpdateItems: the spine's claim and finish of the timer):")
         for op, n in sorted(tick_calls.items()):
@@ -237,6 +268,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         per = {op: round(n / args.bookings, 2) for op, n in sorted(book_calls.items())}
         print(f"  calls per booking: {per}")
         figure(f"{args.racers} racing for one slot", f"{dict(outcomes)} in {contended * 1000:.0f} ms")
+        figure(
+            "earnings statements (all time) reconciling with the wallet",
+            f"{reconciled} of {len(statement_took)} doctors, {awarded} awards",
+        )
+        latency("earnings statement, all time", statement_took)
+        latency("free slots of a week (doctor with bookings)", slots_took)
 
 
 if __name__ == "__main__":
