@@ -1,5 +1,5 @@
-"""Hotspot API routes: routers and packages (admin), the captive portal, payments and the
-M-Pesa callback (public)."""
+"""Hotspot API routes: routers and packages (admin), the captive portal and its payments (public;
+Safaricom's callback is the payments domain's)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import html
 import json
 from functools import cache
 from pathlib import Path
-
-from chalice import Response
+from typing import Any
 
 from chalicelib.core.errors import MudaError, NotFound, Unprocessable
 from chalicelib.core.http import Api, Call
@@ -56,11 +55,32 @@ def _package_out(item: PackageItem) -> PackageOut:
 # --- routers (admin) -----------------------------------------------------------------------------
 
 
+def _check_radius(fields: dict[str, Any], router: RouterItem | None, secret: str | None) -> None:
+    """A RADIUS-mode router needs its secret, and a NAS identity no other router has (FreeRADIUS's
+    requests are matched to a router by it)."""
+    mode = fields.get("mode") or (router.mode if router else "api")
+    if mode != "radius":
+        return
+    if secret is None and not (router and router.radius_secret):
+        raise Unprocessable("a RADIUS-mode router needs radius_secret", code="validation_error")
+    nas = {
+        k: fields.get(k, getattr(router, k, None) if router else None) for k in ("nas_identifier", "nas_ip")
+    }
+    if not any(nas.values()):
+        raise Unprocessable("a RADIUS-mode router needs nas_identifier or nas_ip", code="validation_error")
+    for other in service.routers():
+        if router is not None and other.router_id == router.router_id:
+            continue
+        if any(v and getattr(other, k) == v for k, v in nas.items()):
+            raise Unprocessable(f"router {other.router_id} already has that NAS identity", code="nas_taken")
+
+
 @api.route("/admin/routers", "POST", body=RouterIn, response=RouterOut, status=201, roles=ADMIN)
 def create_router(call: Call) -> RouterOut:
     """Add a router; its API password goes to Secrets Manager and is never returned."""
     body: RouterIn = call.body
     fields = body.model_dump(exclude={"password", "radius_secret"}, exclude_none=True, mode="json")
+    _check_radius(fields, None, body.radius_secret)
     return _router_out(service.add_router(fields, body.password, body.radius_secret))
 
 
@@ -86,6 +106,10 @@ def update_router(call: Call, router_id: str) -> RouterOut:
     fields = body.model_dump(exclude={"password", "radius_secret"}, exclude_unset=True, mode="json")
     if any(v is None for v in fields.values()):
         raise Unprocessable("fields cannot be set to null", code="validation_error")
+    found = service.router(router_id)
+    if found is None:
+        raise NotFound(f"no router {router_id}")
+    _check_radius(fields, found, body.radius_secret)
     router = service.update_router(router_id, fields, body.password, body.radius_secret)
     if router is None:
         raise NotFound(f"no router {router_id}")
@@ -228,12 +252,3 @@ def payment_status(call: Call, payment_id: str) -> PaymentStatus:
     if found is None:
         raise NotFound("no such payment")
     return PaymentStatus.model_validate(found)
-
-
-@api.route("/mpesa/callback/{token}", "POST", roles=None, errors=(400, 403))
-def mpesa_callback(call: Call, token: str) -> Response:
-    """Safaricom's STK callback: checked, recorded once, queued; acknowledged at once."""
-    answer = service.accept_callback(token, call.raw_body, call.source_ip)
-    return Response(
-        body=json.dumps(answer.body), status_code=answer.status, headers={"Content-Type": "application/json"}
-    )

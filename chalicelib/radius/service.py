@@ -26,6 +26,8 @@ from chalicelib.radius.settings import radius_settings
 _lock = threading.Lock()
 _routers: tuple[float, dict[str, RouterItem], dict[str, RouterItem], list[str]] | None = None
 _subscriptions: dict[tuple[str, str], str] = {}
+_CACHED_USERS = 50_000  # a Lambda's memory, not a table: forget them all past this
+_REFRESH_GAP = 5.0  # an unknown NAS re-reads the routers at most this often (no Query per spam packet)
 
 
 class UnknownNas(Exception):
@@ -43,8 +45,11 @@ def clear_caches() -> None:
 def _router_map(refresh: bool = False) -> tuple[dict[str, RouterItem], dict[str, RouterItem], list[str]]:
     """RADIUS-mode routers by NAS-Identifier and by NAS-IP-Address, and all their ids."""
     global _routers
+    keep = radius_settings().nas_cache_seconds
     with _lock:
-        if not refresh and _routers and time.monotonic() - _routers[0] < radius_settings().nas_cache_seconds:
+        if _routers is not None and time.monotonic() - _routers[0] < (
+            min(keep, _REFRESH_GAP) if refresh else keep
+        ):
             return _routers[1], _routers[2], _routers[3]
     by_id: dict[str, RouterItem] = {}
     by_ip: dict[str, RouterItem] = {}
@@ -141,6 +146,8 @@ def authorize(attrs: dict[str, str]) -> logic.Answer:
         idle_seconds=settings.idle_timeout_seconds,
     )
     if sub.status == "active":
+        if len(_subscriptions) >= _CACHED_USERS:
+            _subscriptions.clear()
         _subscriptions[key] = sub.subscription_id
     return answer
 
