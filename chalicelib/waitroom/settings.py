@@ -33,7 +33,7 @@ class WaitroomSettings(BaseSettings):
     default_shards: int = Field(default=8, ge=1, le=64)
     # How far one shard's counter may run ahead of the slowest (tickets): with N shards, nobody
     # who joins after you is placed more than N x slack - 1 places ahead of you.
-    shard_slack: int = Field(default=4, ge=1, le=100)
+    shard_slack: int = Field(default=8, ge=1, le=100)
     # The waiting page's join limits: per source IP (generous: mobile carriers put many phones
     # behind one address) and per device, in fixed windows; past them a 429 with Retry-After.
     join_limit_per_ip: int = Field(default=120, ge=1)

@@ -155,12 +155,14 @@ def line(event: EventItem, counts: Sequence[int] | None = None) -> logic.Line:
     return logic.sharded_line(int(event.next_v), int(event.cursor_v), int(event.cursor_n), counts)
 
 
-def take_shard_ticket(event_id: str, shard: int, below: int) -> int | None:
-    """Shard ``shard``'s next seq, if its count is still below ``below`` (the fairness bound);
-    else ``None`` (another join moved it: read again)."""
+def take_shard_ticket(event_id: str, shard: int, below: int | None) -> int | None:
+    """Shard ``shard``'s next seq, if its count is still below ``below`` (the fairness bound;
+    ``None``: a single counter, exactly fair by itself); else ``None`` (another join moved it:
+    read again)."""
     item = items.shard(event_id, shard)
+    condition = ShardItem.next.exists() if below is None else ShardItem.next < below
     try:
-        if not db.update_if(item, [ShardItem.next.add(1)], ShardItem.next < below):
+        if not db.update_if(item, [ShardItem.next.add(1)], condition):
             return None
     except UpdateError as error:  # an admission round moving this counter held it: read again
         if error.cause_response_code == "TransactionConflictException":

@@ -17,7 +17,7 @@ from chalicelib.waitroom.schemas import SessionOut
 from chalicelib.waitroom.service.admission import admit_quietly
 from chalicelib.waitroom.settings import WaitroomSettings, settings
 
-_JOIN_ATTEMPTS = 12  # shard races and tickets closed by the admitter, each a fresh read
+_JOIN_ATTEMPTS = 25  # shard races and tickets closed by the admitter, each a fresh read
 
 
 def join(event_id: str, user_id: str, lane: Lane = "n") -> tuple[SessionItem, EventItem]:
@@ -91,7 +91,7 @@ def _take_ticket(event: EventItem, lane: Lane, counts: list[int], spread: int) -
             raise Conflict(f"event {event.event_id} is not active: joins are closed", code="event_not_active")
         return int(allocated.next_v)
     shard, below = logic.pick_shard(counts, settings().shard_slack, random.random(), spread)
-    seq = events.take_shard_ticket(event.event_id, shard, below)
+    seq = events.take_shard_ticket(event.event_id, shard, below if len(counts) > 1 else None)
     if seq is None:
         return None
     counts[shard] = max(counts[shard], seq)  # the view's places ahead count this ticket's own shard
