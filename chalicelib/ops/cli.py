@@ -86,6 +86,29 @@ def failed_retry(message_id: str | None, retry_all: bool, queue: str | None) -> 
         sys.exit(1)
 
 
+@main.command("retries")
+@click.option("--queue", help="Only this queue (full name, e.g. muda-local-provisioning).")
+def retries_cmd(queue: str | None) -> None:
+    """Jobs on their second or later try: attempt n of N, the last error, the next try."""
+    found = queues.retries(queue)
+    if not found:
+        click.echo("no job is retrying")
+        return
+    now = clock.now()
+    rows = [
+        (
+            r.queue,
+            r.message_id,
+            f"{r.attempt} of {r.max_attempts or '-'}",
+            f"in {r.next_try_at - now:.0f}s" if r.next_try_at > now else "now",
+            r.summary[:40],
+            r.error[:60],
+        )
+        for r in found
+    ]
+    click.echo(table(["queue", "id", "failed tries", "next try", "job", "last error"], rows))
+
+
 @main.command("timers")
 @click.option(
     "--overdue", is_flag=True, help="Only timers past due and unclaimed (after the sweeper's grace)."

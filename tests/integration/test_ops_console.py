@@ -7,11 +7,13 @@ import json
 from typing import Any
 
 from chalice.test import Client
+from click.testing import CliRunner
 
 from chalicelib.core import health, timers
 from chalicelib.core.aws import client, queue_arn, queue_url
 from chalicelib.core.config import get_settings
 from chalicelib.core.queues import process_batch
+from chalicelib.ops import cli
 from chalicelib.ops.handlers import PROBE
 from tests.integration.conftest import bearer
 from tests.support.ids import unique
@@ -54,6 +56,9 @@ def test_a_job_on_its_second_try_is_listed_until_it_succeeds(api: Client, token)
     [retry] = [r for r in body["retries"] if mark in r["summary"]]
     assert status == 200 and (retry["attempt"], retry["max_attempts"]) == (2, 5)
     assert "mailer said no again" in retry["error"] and retry["next_try_at"] >= retry["failed_at"]
+
+    listed = CliRunner().invoke(cli.main, ["retries", "--queue", queue]).output
+    assert "2 of 5" in listed and "mailer said no again" in listed
 
     assert one_try() == {"batchItemFailures": []}
     assert [
