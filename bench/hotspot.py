@@ -3,7 +3,7 @@ and sustained payments/s, on the local stack (AWS endpoint, chalice local, the e
 the router provisioner, the Daraja and RouterOS simulators).
 
 1. In-process on the emulator, every AWS call counted by phase: initiate (Daraja stubbed),
-   callback, payment worker, one status read.
+   callback (it settles the payment: grant, follow-ups, event), one status read.
 2. The local stack: N payments on the Daraja simulator's silent phones (it sends no callback),
    then their success callbacks posted by this script (3 copies each: Safaricom duplicates),
    paced; each copy's ack latency, and the time from the first copy to the user appearing on the
@@ -40,7 +40,7 @@ ENV = {
     "MUDA_LOCAL_DARAJA_DELAY_SECONDS": "0.2",
     "MUDA_HOTSPOT_CALLBACK_IP_CHECK": "off",
 }
-PHASES = ("initiate", "callback", "worker", "status")
+PHASES = ("initiate", "callback", "status")
 SMOKE = {"calls": 2, "payments": 3, "pace": 5.0, "copies": 2, "seconds": 3.0, "rate": 2.0}
 
 
@@ -80,8 +80,8 @@ def callback_body(payment: dict[str, Any], receipt: str, amount: int) -> dict[st
 
 def aws_calls(count: int) -> dict[str, Counter[str]]:
     from app import app  # noqa: F401 - registers the timer kinds
-    from chalicelib.hotspot import daraja
     from chalicelib.integrations.mpesa import PushAccepted
+    from chalicelib.payments import daraja
 
     class StubDaraja:
         def push(self, **_: Any) -> PushAccepted:
@@ -95,10 +95,10 @@ def aws_calls(count: int) -> dict[str, Counter[str]]:
 
 
 def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
-    """One payment at a time through initiate, callback, worker and a status read."""
-    from chalicelib.core.aws import client, queue_url
-    from chalicelib.core.config import get_settings
-    from chalicelib.hotspot import daraja, service
+    """One payment at a time through initiate, callback (settled there) and a status read."""
+    from chalicelib.hotspot import service
+    from chalicelib.payments import daraja
+    from chalicelib.payments.service import stk
 
     router = service.add_router(
         {
@@ -121,7 +121,6 @@ def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
     )
     token = daraja.callback_token()
     per_phase: dict[str, Counter[str]] = {p: Counter() for p in PHASES}
-    sqs, url = client("sqs"), queue_url(get_settings().name("payments"))
     for n in range(count):
         with counter.window() as calls:
             payment = service.initiate(
@@ -144,13 +143,8 @@ def phases(count: int, counter: CallCounter) -> dict[str, Counter[str]]:
             )
         ).encode()
         with counter.window() as calls:
-            assert service.accept_callback(token, body, None).status == 200
+            assert stk.accept_callback(token, body, None).status == 200
         per_phase["callback"].update(calls)
-        message = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)["Messages"][0]
-        with counter.window() as calls:
-            assert service.process_job(json.loads(message["Body"])) == "paid"
-        per_phase["worker"].update(calls)
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         with counter.window() as calls:
             service.status(payment.payment_id)
         per_phase["status"].update(calls)
@@ -249,7 +243,7 @@ def post_copies(session: requests.Session, url: str, body: dict[str, Any], copie
 
 
 def latency_run(stack: LocalStack, count: int, pace: float, copies: int) -> tuple[Any, ...]:
-    from infra.local.hotspot import daraja_config
+    from infra.local.payments import daraja_config
 
     rid, pid, _ = setup_shop(stack)
     url = f"{stack.api_url}/mpesa/callback/{daraja_config()['callback_token']}"
@@ -295,7 +289,7 @@ def latency_run(stack: LocalStack, count: int, pace: float, copies: int) -> tupl
 
 
 def sustained(stack: LocalStack, seconds: float, rate: float) -> tuple[int, int, float, int]:
-    from infra.local.hotspot import daraja_config
+    from infra.local.payments import daraja_config
 
     rid, pid, _ = setup_shop(stack)
     url = f"{stack.api_url}/mpesa/callback/{daraja_config()['callback_token']}"
@@ -346,7 +340,7 @@ def report_calls(per_phase: dict[str, Counter[str]], count: int) -> None:
         print(f"  {phase:9s} {mean:4.1f}  ({detail})")
     figure(
         "AWS calls per payment",
-        f"{total:.1f} (initiate + callback + worker; each status poll adds "
+        f"{total:.1f} (initiate + callback; each status poll adds "
         f"{sum(per_phase['status'].values()) / count:.1f})",
     )
 

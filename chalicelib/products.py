@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-PRODUCTS = ("ops", "notifications", "consult", "hotspot", "classes", "waitroom", "live", "radius")
+PRODUCTS = ("ops", "notifications", "payments", "consult", "hotspot", "classes", "waitroom", "live", "radius")
 
 
 def load() -> None:

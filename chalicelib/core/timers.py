@@ -177,6 +177,47 @@ def schedule(kind: str, key: str, due_at: datetime | float, payload: dict[str, A
     return True
 
 
+def add(
+    tx: db.Tx,
+    kind: str,
+    key: str,
+    due_at: datetime | float,
+    payload: dict[str, Any] | None = None,
+    label: str = "timer",
+) -> None:
+    """``schedule``'s write, inside the caller's transaction (the timer exists if and only if the
+    caller's change does); ``arm`` it after the commit. Unarmed, the sweeper still fires it within
+    its bound after due. (The kind's handler may live in a module this process has not loaded: a
+    payment settled by the payments worker writes the hotspot's expiry.)"""
+    settings = get_settings()
+    due = round(_epoch(due_at), 3)
+    now = clock.now()
+    tid = timer_id(kind, key)
+    item = TimerItem(
+        id=tid,
+        kind=kind,
+        key=key,
+        due_at=due,
+        state=PENDING,
+        payload=payload or {},
+        via="sqs" if due - now <= settings.timer_sqs_max_delay else "scheduler",
+        sweep_shard=_shard(tid),
+        sweep_at=due,
+        attempts=0,
+        created_at=now,
+    )
+    condition = TimerItem.id.does_not_exist() | (TimerItem.due_at != due) | (TimerItem.state == CANCELLED)
+    tx.put(item, condition, label=label)
+
+
+def arm(kind: str, key: str, due_at: datetime | float) -> None:
+    """Send the message (or create the schedule) of a timer written by ``add``; arming twice is
+    harmless (the claim decides)."""
+    due, now = round(_epoch(due_at), 3), clock.now()
+    via = "sqs" if due - now <= get_settings().timer_sqs_max_delay else "scheduler"
+    _arm(TimerItem(id=timer_id(kind, key), kind=kind, key=key, due_at=due, via=via), now)
+
+
 def _arm(item: TimerItem, now: float) -> None:
     if item.via == "sqs":
         _send(_message(item), item.due_at - now)

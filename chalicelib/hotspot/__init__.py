@@ -1,4 +1,5 @@
-"""Hotspot: M-Pesa payments to MikroTik access, and the captive portal."""
+"""Hotspot: packages paid by M-Pesa (through chalicelib/payments) to MikroTik access, and the
+captive portal."""
 
 from chalicelib.core.registry import Domain, register
 
@@ -6,7 +7,7 @@ DOMAIN = register(
     Domain(
         "hotspot",
         tables=("hotspot",),
-        queues=("payments", "provisioning"),
+        queues=("provisioning",),
         modules=("chalicelib.hotspot.api", "chalicelib.hotspot.handlers"),
         cli=("chalicelib.hotspot.cli", "chalicelib.hotspot.routers_cli"),
         local=("infra.local.routers", "infra.local.hotspot"),

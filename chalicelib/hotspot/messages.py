@@ -1,5 +1,5 @@
-"""The hotspot's work messages, sent from one place: payment jobs (callback → worker) and
-router commands (→ the router provisioner, the contract in ``logic.provision_command``)."""
+"""The hotspot's work messages, sent from one place: router commands (→ the router provisioner,
+the contract in ``logic.provision_command``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ from chalicelib.core.config import get_settings
 
 def _send(queue: str, body: dict[str, Any]) -> None:
     client("sqs").send_message(QueueUrl=queue_url(get_settings().name(queue)), MessageBody=json.dumps(body))
-
-
-def payment_job(job: dict[str, Any]) -> None:
-    _send("payments", job)
 
 
 def router_command(command: dict[str, Any]) -> None:

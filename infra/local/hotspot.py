@@ -1,9 +1,6 @@
-"""Local stack hooks of the hotspot's payments side (registered in its Domain, chalicelib.core.registry).
+"""Local stack hooks of the hotspot (registered in its Domain, chalicelib.core.registry); the
+Daraja simulator and secret are the payments domain's (``infra/local/payments.py``).
 
-- ``provision()``: the local Daraja credentials and callback path token (generated on first run
-  under ``.cache/local/``) into Secrets Manager, where the API reads them as it would in AWS;
-- ``start(stack)``: the Daraja simulator (``infra.local.daraja``) as its own process, and the
-  API's Daraja base URL and callback base URL pointed at it / at the API;
 - ``seed(stack)``: the demo router (the RouterOS simulator that ``infra/local/routers.py``
   starts) and three packages, written through the hotspot service (again on a restart: found,
   not duplicated); prints the portal URL.
@@ -11,18 +8,8 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-import sys
-from pathlib import Path
 from typing import Any
 
-import requests
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG_FILE = ROOT / ".cache" / "local" / "hotspot-daraja.json"
-SHORTCODE = "174379"  # Safaricom's public sandbox shortcode
-DEMO_PORT = 18080
 DEMO_MAC = "AA:BB:CC:DD:EE:FF"
 DEMO_ROUTER = "Demo Cafe WiFi"
 DEMO_PACKAGES = [
@@ -37,74 +24,6 @@ DEMO_PACKAGES = [
         "shared_users": 1,
     },
 ]
-
-
-def daraja_config() -> dict[str, str]:
-    """The local stack's Daraja keys and callback token: generated once, kept out of the repository."""
-    if not CONFIG_FILE.exists():
-        CONFIG_FILE.parent.mkdir(parents=True, exist_ok=True)
-        CONFIG_FILE.touch(mode=0o600)
-        CONFIG_FILE.write_text(
-            json.dumps(
-                {
-                    "consumer_key": secrets.token_urlsafe(18),
-                    "consumer_secret": secrets.token_urlsafe(24),
-                    "passkey": secrets.token_hex(32),
-                    "callback_token": secrets.token_urlsafe(30),
-                }
-            )
-        )
-    return json.loads(CONFIG_FILE.read_text())
-
-
-def provision() -> None:
-    from chalicelib.core import secrets
-    from chalicelib.hotspot.settings import hotspot_settings
-
-    secrets.write(hotspot_settings().daraja_secret, daraja_config())
-
-
-def start(stack: Any) -> None:
-    from infra.local.stack import wait_until
-
-    daraja_config()
-    port = stack.port(DEMO_PORT)
-    delay = stack.env.get("MUDA_LOCAL_DARAJA_DELAY_SECONDS", "3")
-    stack._spawn(
-        "daraja",
-        [
-            sys.executable,
-            "-m",
-            "infra.local.daraja",
-            "--port",
-            str(port),
-            "--delay",
-            delay,
-            "--shortcode",
-            SHORTCODE,
-            "--config",
-            str(CONFIG_FILE),
-        ],
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        stack.check_alive("daraja")
-        try:
-            return requests.get(f"{url}/health", timeout=0.5).ok
-        except requests.RequestException:
-            return False
-
-    wait_until(up, "Daraja simulator", 30)
-    stack.env.update(
-        {
-            "MUDA_HOTSPOT_DARAJA_BASE_URL": url,
-            "MUDA_HOTSPOT_DARAJA_SHORTCODE": SHORTCODE,
-            "MUDA_HOTSPOT_CALLBACK_BASE_URL": stack.api_url,
-            "MUDA_HOTSPOT_CALLBACK_IP_CHECK": "off",  # callbacks come from loopback here
-            "MUDA_LOCAL_DARAJA_URL": url,
-        }
-    )
 
 
 def seed(stack: Any) -> list[str]:

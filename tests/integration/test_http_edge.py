@@ -109,7 +109,7 @@ def test_nested_mpesa_callback_is_400_and_changes_no_payment(api: Client) -> Non
     """Given the callback's secret path, when Safaricom's URL gets a body nested 100,000 deep,
     then 400 (not 500), nothing is queued, and the only write is the operator's record of the
     refused callback."""
-    from chalicelib.hotspot import daraja
+    from chalicelib.payments import daraja
 
     name = f"muda/{get_settings().stage}/hotspot/daraja"
     try:  # the shared stage may hold the hotspot tests' secret: use it, never replace it
@@ -126,7 +126,7 @@ def test_nested_mpesa_callback_is_400_and_changes_no_payment(api: Client) -> Non
     assert error_of(response)["code"] == "malformed_callback"
     assert queued() == messages
     after = world()
-    hotspot = get_settings().name("hotspot")
+    hotspot = get_settings().name("payments")  # the refusal archive
     assert {t: keys for t, keys in after.items() if t != hotspot} == {
         t: keys for t, keys in before.items() if t != hotspot
     }

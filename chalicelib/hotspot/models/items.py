@@ -6,13 +6,13 @@ One table (``muda-<stage>-hotspot``), items by ``pk``/``sk``:
 |---|---|---|
 | router (contract with the provisioner) | ``ROUTER#<id>`` / ``ROUTER`` | gsi1 ``ROUTERS`` / id |
 | package | ``PACKAGE#<id>`` / ``PACKAGE`` | gsi1 ``PACKAGES`` / id |
-| payment, by Daraja's id | ``PAY#<CheckoutRequestID>`` / ``PAY`` | gsi2 ``PHONE#<phone>`` / created |
-| payment alias, by our unguessable id | ``PAYID#<payment_id>`` / ``PAYID`` | |
-| receipt (unique) | ``RECEIPT#<receipt>`` / ``RECEIPT`` | |
 | hotspot user, one per phone | ``USER#<phone>`` / ``USER`` | |
 | current subscription of a phone on a router | ``CURRENT#<phone>#<router>`` / ``CURRENT`` | |
 | subscription (contract) | ``SUB#<id>`` / ``SUB`` | gsi2 ``SUBS#active`` / expiry (active only) |
-| refused callback | ``REJECTED#<day>`` / ``<time>#<id>`` | |
+
+Payments (and their receipts and refused callbacks) are the payments domain's
+(``chalicelib/payments``); a hotspot payment names its package (``offer_id``), its router
+(``scope``) and the subscription it bought (``grant_id``).
 
 The router provisioner (``functions/router_provisioner/store.py``) spells the router and
 subscription keys on its own side of the contract (it cannot import this package).
@@ -24,7 +24,6 @@ from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
-    JSONAttribute,
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -50,18 +49,6 @@ def package_key(package_id: str) -> Key:
     return f"PACKAGE#{package_id}", "PACKAGE"
 
 
-def payment_key(checkout_request_id: str) -> Key:
-    return f"PAY#{checkout_request_id}", "PAY"
-
-
-def alias_key(payment_id: str) -> Key:
-    return f"PAYID#{payment_id}", "PAYID"
-
-
-def receipt_key(receipt: str) -> Key:
-    return f"RECEIPT#{receipt}", "RECEIPT"
-
-
 def user_key(phone: str) -> Key:
     return f"USER#{phone}", "USER"
 
@@ -72,19 +59,6 @@ def current_key(phone: str, router_id: str) -> Key:
 
 def subscription_key(subscription_id: str) -> Key:
     return f"SUB#{subscription_id}", "SUB"
-
-
-def rejected_key(at: float, rejection_id: str) -> Key:
-    return rejected_day(logic.iso(at)[:10]), f"{clock.time_key(at)}#{rejection_id}"
-
-
-def rejected_day(day: str) -> str:
-    """The partition of one UTC day's refused callbacks (``YYYY-MM-DD``)."""
-    return f"REJECTED#{day}"
-
-
-def phone_index(phone: str) -> str:
-    return f"PHONE#{phone}"
 
 
 def expiry_index(expires_at: float, subscription_id: str) -> str:
@@ -193,65 +167,6 @@ class PackageItem(MudaModel):
         }
 
 
-class PaymentItem(MudaModel):
-    table = "hotspot"
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True, default="PAY")
-    payment_id = UnicodeAttribute()
-    checkout_request_id = UnicodeAttribute()
-    merchant_request_id = UnicodeAttribute(null=True)
-    package_id = UnicodeAttribute()
-    package = JSONAttribute()
-    router_id = UnicodeAttribute()
-    phone = UnicodeAttribute()
-    mac = UnicodeAttribute(null=True)
-    ip = UnicodeAttribute(null=True)
-    amount = NumberAttribute()
-    status = UnicodeAttribute()
-    reason = UnicodeAttribute(null=True)
-    message = UnicodeAttribute(null=True)
-    result_code = UnicodeAttribute(null=True)
-    result_desc = UnicodeAttribute(null=True)
-    receipt = UnicodeAttribute(null=True)
-    amount_paid = NumberAttribute(null=True)
-    settled_by = UnicodeAttribute(null=True)  # callback | query
-    subscription_id = UnicodeAttribute(null=True)
-    provision_version = NumberAttribute(null=True)
-    renewal = BooleanAttribute(null=True)
-    callback_raw = UnicodeAttribute(null=True)
-    callback_copies = NumberAttribute(null=True)
-    callback_at = NumberAttribute(null=True)
-    followup_claimed_at = NumberAttribute(null=True)
-    followups_at = NumberAttribute(null=True)
-    created_at = NumberAttribute()
-    settled_at = NumberAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
-    expires_at = NumberAttribute(null=True)
-    gsi2 = Gsi2()
-
-    @property
-    def aggregate(self) -> str:
-        """The outbox aggregate of this payment's events."""
-        return f"payment#{self.payment_id}"
-
-
-class PaymentAlias(MudaModel):
-    table = "hotspot"
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True, default="PAYID")
-    checkout_request_id = UnicodeAttribute()
-    expires_at = NumberAttribute(null=True)
-
-
-class ReceiptItem(MudaModel):
-    table = "hotspot"
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True, default="RECEIPT")
-    checkout_request_id = UnicodeAttribute()
-    created_at = NumberAttribute()
-
-
 class UserItem(MudaModel):
     table = "hotspot"
     pk = UnicodeAttribute(hash_key=True)
@@ -318,15 +233,3 @@ class SubscriptionItem(MudaModel):
     def aggregate(self) -> str:
         """The outbox aggregate of this subscription's events."""
         return f"subscription#{self.subscription_id}"
-
-
-class RejectedCallback(MudaModel):
-    table = "hotspot"
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    reason = UnicodeAttribute()
-    checkout_request_id = UnicodeAttribute(null=True)
-    source_ip = UnicodeAttribute(null=True)
-    body = UnicodeAttribute(null=True)
-    created_at = NumberAttribute()
-    expires_at = NumberAttribute()

@@ -12,21 +12,28 @@ from chalicelib.hotspot.models.items import (
     ACTIVE_SUBS,
     DOMAIN,
     CurrentItem,
-    PaymentItem,
+    PackageItem,
     SubscriptionItem,
     UserItem,
     current_key,
     expiry_index,
     expiry_until,
+    package_key,
     subscription_key,
     updates,
     user_key,
 )
+from chalicelib.payments.models.items import PaymentItem
 
 
-def buyer(phone: str, router_id: str) -> tuple[UserItem | None, CurrentItem | None]:
-    """The hotspot user of a phone and its current subscription on a router, in one read."""
+def buyer(
+    phone: str, router_id: str, package_id: str | None = None
+) -> tuple[PackageItem | None, UserItem | None, CurrentItem | None]:
+    """A package (when named), the hotspot user of a phone and its current subscription on a
+    router, in one read."""
     keys = {"USER": user_key(phone), "CURRENT": current_key(phone, router_id)}
+    if package_id:
+        keys["PACKAGE"] = package_key(package_id)
     table = UserItem.Meta.table_name
     response = UserItem._get_connection().connection.client.batch_get_item(
         RequestItems={
@@ -38,13 +45,19 @@ def buyer(phone: str, router_id: str) -> tuple[UserItem | None, CurrentItem | No
     )
     if response.get("UnprocessedKeys"):  # throttled: read them one by one
         return (
+            db.get_or_none(PackageItem, *keys["PACKAGE"], consistent=True) if package_id else None,
             db.get_or_none(UserItem, *keys["USER"], consistent=True),
             db.get_or_none(CurrentItem, *keys["CURRENT"], consistent=True),
         )
     found = {item["sk"]["S"]: item for item in response.get("Responses", {}).get(table, [])}
+    package = PackageItem.from_raw_data(found["PACKAGE"]) if "PACKAGE" in found else None
     user = UserItem.from_raw_data(found["USER"]) if "USER" in found else None
     current = CurrentItem.from_raw_data(found["CURRENT"]) if "CURRENT" in found else None
-    return user, current
+    return package, user, current
+
+
+def user(phone: str) -> UserItem | None:
+    return db.get_or_none(UserItem, *user_key(phone), consistent=True)
 
 
 def get(subscription_id: str, consistent: bool = True) -> SubscriptionItem | None:
@@ -59,7 +72,7 @@ def new_user(payment: PaymentItem, now: float) -> UserItem:
         phone=payment.phone,
         username=username,
         password=password,
-        mac=payment.mac,
+        mac=(payment.context or {}).get("mac"),
         created_at=now,
     )
 
@@ -75,7 +88,7 @@ def new(payment: PaymentItem, user: UserItem, purchase: logic.Purchase, now: flo
         *subscription_key(subscription_id),
         subscription_id=subscription_id,
         phone=payment.phone,
-        router_id=payment.router_id,
+        router_id=payment.scope,
         username=user.username,
         password=user.password,
         starts_at=purchase.term.starts_at,
@@ -103,16 +116,16 @@ def start(tx: db.Tx, sub: SubscriptionItem, replaces: str | None) -> None:
 def _bought(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
     """What a purchase sets on the subscription it starts or extends: the term, the package's
     terms, the buyer's device, and the provisioning version to command."""
-    term, pkg = purchase.term, payment.package
+    term, pkg, context = purchase.term, payment.offer, payment.context or {}
     return {
         "expires_at_ts": term.expires_at,
         "limit_uptime_seconds": term.limit_uptime_seconds,
         "limit_bytes_total": term.limit_bytes_total,
-        "package_id": payment.package_id,
+        "package_id": payment.offer_id,
         "rate_limit": pkg["rate_limit"],
         "shared_users": pkg["shared_users"],
-        "mac": payment.mac,
-        "ip": payment.ip,
+        "mac": context.get("mac"),
+        "ip": context.get("ip"),
         "provision_version": purchase.version,
         "provision_status": "pending",
         "provision_error": None,  # a new version starts with no failed try (the portal's "slow")

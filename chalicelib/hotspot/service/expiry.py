@@ -7,7 +7,7 @@ from chalicelib.core import clock
 from chalicelib.core.observability import logger
 from chalicelib.hotspot import logic, messages
 from chalicelib.hotspot.models import subscriptions
-from chalicelib.hotspot.service.settlement import EXPIRE
+from chalicelib.hotspot.service.purchase import EXPIRE
 from chalicelib.hotspot.settings import hotspot_settings
 
 __all__ = ["EXPIRE", "expire", "reconcile_expiries"]

@@ -14,8 +14,12 @@ import pytest
 
 from chalicelib.core import clock, db, events, ids, timers
 from chalicelib.hotspot import messages, service
-from chalicelib.hotspot.models import catalog, payments
-from chalicelib.hotspot.models.items import PackageItem, PaymentItem, SubscriptionItem
+from chalicelib.hotspot.models import catalog
+from chalicelib.hotspot.models.items import PackageItem, SubscriptionItem
+from chalicelib.hotspot.service.purchase import PRODUCT, quote
+from chalicelib.payments.models import payments
+from chalicelib.payments.models.items import PaymentItem
+from chalicelib.payments.service import settlement
 from tests.support.races import race
 
 pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("tables")]
@@ -52,6 +56,7 @@ def outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
     monkeypatch.setattr(messages, "router_command", box.command)
     monkeypatch.setattr(events, "publish_many", box.publish)  # the outbox's drain
     monkeypatch.setattr(timers, "schedule", box.schedule)
+    monkeypatch.setattr(timers, "arm", lambda kind, key, due_at: box.schedule(kind, key, due_at))
     return box
 
 
@@ -74,11 +79,9 @@ def pending(package: PackageItem, phone: str = "254712000001") -> PaymentItem:
     return payments.create(
         checkout_request_id=ids.new_id("ws_CO_"),
         merchant_request_id="m-1",
-        package=package,
-        router_id="rtr_c1",
+        product=PRODUCT,
+        quote=quote(package.package_id, "rtr_c1", phone, "AA:BB:CC:DD:EE:FF", None),
         phone=phone,
-        mac="AA:BB:CC:DD:EE:FF",
-        ip=None,
         keep_until=int(clock.now()) + 86400,
     )
 
@@ -95,7 +98,7 @@ def test_50_concurrent_duplicate_success_callbacks_buy_once(package: PackageItem
     payment = pending(package, "254712000050")
 
     outcomes = race(
-        lambda: service.settle(
+        lambda: settlement.settle(
             payment.checkout_request_id, "0", "ok", Decimal("20"), "RCPTRACE50", "callback"
         ),
         n=50,
@@ -118,8 +121,8 @@ def test_callback_racing_the_query_settles_once(package: PackageItem, outbox: Ou
     payment = pending(package, "254712000051")
     cid = payment.checkout_request_id
     calls = [
-        (lambda: service.settle(cid, "0", "ok", Decimal("20"), "RCPTRACE51", "callback")),
-        (lambda: service.settle(cid, "0", "ok", None, None, "query")),
+        (lambda: settlement.settle(cid, "0", "ok", Decimal("20"), "RCPTRACE51", "callback")),
+        (lambda: settlement.settle(cid, "0", "ok", None, None, "query")),
     ] * 10
     it = iter(calls)
     lock = threading.Lock()
@@ -145,7 +148,7 @@ def test_one_receipt_on_two_payments_pays_one(package: PackageItem, outbox: Outb
     def apply() -> str:
         with lock:
             cid = next(targets)
-        return service.settle(cid, "0", "ok", Decimal("20"), "RCPTSHARED", "callback")
+        return settlement.settle(cid, "0", "ok", Decimal("20"), "RCPTSHARED", "callback")
 
     assert sorted(race(apply, n=2, strict=True)) == ["paid", "receipt_reused"]
     assert len(outbox.commands) == 1
@@ -166,7 +169,7 @@ def test_a_phone_buying_twice_at_once_gets_one_extended_subscription(
     def apply() -> str:
         with lock:
             cid, receipt = next(targets)
-        return service.settle(cid, "0", "ok", Decimal("20"), receipt, "callback")
+        return settlement.settle(cid, "0", "ok", Decimal("20"), receipt, "callback")
 
     assert race(apply, n=2, strict=True) == ["paid", "paid"]
     subs = subscriptions_of(phone)
@@ -187,7 +190,7 @@ def test_expiry_racing_a_renewal_never_loses_the_renewal(package: PackageItem, o
     try:
         first = pending(package, phone)
         assert (
-            service.settle(first.checkout_request_id, "0", "ok", Decimal("20"), "RCPTEXP001", "callback")
+            settlement.settle(first.checkout_request_id, "0", "ok", Decimal("20"), "RCPTEXP001", "callback")
             == "paid"
         )
         sub = subscriptions_of(phone)[0]
@@ -196,7 +199,7 @@ def test_expiry_racing_a_renewal_never_loses_the_renewal(package: PackageItem, o
         calls = iter(
             [
                 lambda: service.expire(sub.subscription_id),
-                lambda: service.settle(
+                lambda: settlement.settle(
                     renewal.checkout_request_id, "0", "ok", Decimal("20"), "RCPTEXP002", "callback"
                 ),
             ]

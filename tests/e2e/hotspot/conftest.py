@@ -12,7 +12,7 @@ import requests
 from librouteros.query import Key
 
 from chalicelib.core.auth import dev_token
-from infra.local.hotspot import daraja_config
+from infra.local.payments import daraja_config
 from infra.local.stack import LocalStack
 from tests.e2e.conftest import WAIT
 from tests.support.polling import eventually

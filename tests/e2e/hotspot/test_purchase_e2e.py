@@ -108,7 +108,7 @@ def test_50_identical_callbacks_at_once_are_all_answered_and_buy_once_until_expi
 def stack_payment(payment_id: str) -> dict[str, Any]:
     """The payment item as the API stored it (its Daraja request ids are not in the public status)."""
     table = boto3.resource("dynamodb", region_name=get_settings().region).Table(
-        get_settings().name("hotspot")
+        get_settings().name("payments")
     )
     found = table.scan(FilterExpression=Attr("payment_id").eq(payment_id), ConsistentRead=True)["Items"]
     return next((i for i in found if "checkout_request_id" in i), {})

@@ -15,9 +15,9 @@ from daraja_mock import DarajaMock
 
 from chalicelib.core import secrets
 from chalicelib.core.config import get_settings, reset_settings
-from chalicelib.hotspot import daraja
 from chalicelib.hotspot.models.items import SubscriptionItem
 from chalicelib.hotspot.settings import hotspot_settings
+from chalicelib.payments import daraja
 from infra.local.stack import free_port
 from tests.integration.conftest import bearer
 from tests.support.queues import drain, invoke, receive

@@ -14,10 +14,15 @@ from daraja_mock import DarajaMock
 
 from chalicelib.core import timers
 from chalicelib.core.aws import client
-from chalicelib.hotspot import daraja, service
-from chalicelib.hotspot.models import callbacks, catalog, payments
+from chalicelib.core.clock import time_key as clock_key
+from chalicelib.hotspot import service
+from chalicelib.hotspot.models import catalog
 from chalicelib.hotspot.models import subscriptions as subs
-from chalicelib.hotspot.models.items import PaymentItem, SubscriptionItem
+from chalicelib.hotspot.models.items import SubscriptionItem
+from chalicelib.payments import daraja
+from chalicelib.payments.models import callbacks, payments
+from chalicelib.payments.models.items import PaymentItem
+from chalicelib.payments.service import recovery, settlement
 from tests.integration.conftest import bearer
 from tests.integration.hotspot.conftest import (
     CALLBACK_TOKEN,
@@ -170,7 +175,8 @@ def test_initiate_pushes_with_nairobi_password_and_arms_the_query(
     assert len(push["AccountReference"]) <= 12 and len(push["TransactionDesc"]) <= 13
     assert "Passkey" not in push
     checkout = checkout_of(accepted["payment_id"])
-    assert timers.get(service.QUERY, f"{checkout}:0").state == "pending"
+    payment = payments.get(checkout)  # its first STK query is armed with it (the periodic query's index)
+    assert payment.query_n == 0 and payment.gsi1sk == clock_key(float(payment.created_at) + 30)
     assert status(api, accepted["payment_id"])["status"] == "pending"
 
 
@@ -217,7 +223,7 @@ def test_daraja_down_is_a_502_and_leaves_no_payment(api: Client, shop: dict, mon
     )
     assert response.status_code == 502 and response.json_body["error"]["code"] == "mpesa_unavailable"
     rid = shop["router"]["router_id"]
-    assert list(PaymentItem.scan((PaymentItem.sk == "PAY") & (PaymentItem.router_id == rid))) == []
+    assert list(PaymentItem.scan((PaymentItem.sk == "PAY") & (PaymentItem.scope == rid))) == []
 
 
 # --- callback → worker ---------------------------------------------------------------------------
@@ -368,9 +374,13 @@ def test_failure_codes_map_to_clear_reasons(api: Client, shop: dict) -> None:
 
 
 def _fire_query(checkout: str, n: int) -> None:
-    item = timers.get(service.QUERY, f"{checkout}:{n}")
-    assert item is not None and item.state == "pending"
-    assert timers.fire(item.id, item.due_at) == "fired"
+    """STK query ``n`` comes due and the periodic query of pending pushes runs."""
+    payment = payments.get(checkout)
+    assert payment is not None and payment.status == "pending" and payment.query_n == n
+    due_at = float(payment.created_at) + 300
+    due = [p for p in payments.due_for_query(due_at) if p.checkout_request_id == checkout]
+    assert len(due) == 1
+    recovery.query(due[0])
 
 
 def test_query_settles_a_payment_whose_callback_never_came(
@@ -409,7 +419,7 @@ def test_query_cancelled_and_still_processing(
     monkeypatch.setattr(DarajaClient, "query", lambda self, cid: None)
     _fire_query(checkout, 0)
     assert status(api, second["payment_id"])["status"] == "pending"
-    assert timers.get(service.QUERY, f"{checkout}:1").state == "pending"
+    assert payments.get(checkout).query_n == 1  # the next query is armed (60 s after the push)
 
 
 # --- expiry and renewal --------------------------------------------------------------------------
@@ -543,8 +553,8 @@ def test_a_late_success_after_no_answer_pays_and_its_followups_survive_a_crash(
     When its success callback comes late and the worker dies before sending the router command
     Then the payment is paid with one subscription, and the next delivery after the follow-up
     grace takes the follow-ups over: one provisioning command, the expiry timer armed."""
-    from chalicelib.hotspot import logic
-    from chalicelib.hotspot.service import settlement
+    from chalicelib.hotspot import messages
+    from chalicelib.payments import logic
 
     accepted = initiate(api, shop)
     checkout = checkout_of(accepted["payment_id"])
@@ -555,17 +565,17 @@ def test_a_late_success_after_no_answer_pays_and_its_followups_survive_a_crash(
     def die(_: dict) -> None:
         raise RuntimeError("worker killed before the router command")
 
-    monkeypatch.setattr(settlement.messages, "router_command", die)
+    monkeypatch.setattr(messages, "router_command", die)
     with pytest.raises(RuntimeError):
-        service.settle(checkout, "0", "ok", None, "RLATE00001", "callback")
+        settlement.settle(checkout, "0", "ok", None, "RLATE00001", "callback")
     monkeypatch.undo()
     paid = payments.get(checkout)
     assert paid.status == "paid" and paid.followups_at is None and router_commands() == []
 
-    assert service.settle(checkout, "0", "ok", None, "RLATE00001", "callback") == "duplicate"
+    assert settlement.settle(checkout, "0", "ok", None, "RLATE00001", "callback") == "duplicate"
     clock.advance(31)
-    assert service.settle(checkout, "0", "ok", None, "RLATE00001", "callback") == "resumed"
+    assert settlement.settle(checkout, "0", "ok", None, "RLATE00001", "callback") == "resumed"
     (command,) = router_commands()
-    assert command["action"] == "provision" and command["subscription_id"] == paid.subscription_id
-    assert timers.get(service.EXPIRE, paid.subscription_id).state == "pending"
+    assert command["action"] == "provision" and command["subscription_id"] == paid.grant_id
+    assert timers.get(service.EXPIRE, paid.grant_id).state == "pending"
     assert payments.get(checkout).followups_at is not None

@@ -12,8 +12,8 @@ from chalice.test import Client
 from librouteros.query import Key
 
 from chalicelib.core import clock
-from chalicelib.hotspot.models.items import PaymentAlias, PaymentItem, alias_key, payment_key, phone_index
 from chalicelib.ops import routers
+from chalicelib.payments.models.items import PaymentAlias, PaymentItem, alias_key, payment_key, phone_index
 from infra.local.routeros import RouterSimulator
 from tests.integration.conftest import bearer
 from tests.integration.routers.conftest import (
@@ -36,14 +36,15 @@ def paid_purchase(subscription_id: str) -> str:
         *payment_key(checkout),
         payment_id=payment_id,
         checkout_request_id=checkout,
-        package_id="pkg_1h",
-        package={"name": "1 hour", "price": 20},
-        router_id=ROUTER_ID,
+        product="hotspot",
+        offer_id="pkg_1h",
+        offer={"name": "1 hour", "price": 20},
+        scope=ROUTER_ID,
         phone="254700000001",
         amount=20,
         status="paid",
-        subscription_id=subscription_id,
-        provision_version=1,
+        grant_id=subscription_id,
+        grant_version=1,
         created_at=now - 5,
         settled_at=now,
         gsi2pk=phone_index("254700000001"),

@@ -1,9 +1,9 @@
-"""M-Pesa receipts: each pays for one payment only."""
+"""M-Pesa receipts (an STK ``MpesaReceiptNumber`` or a C2B ``TransID``): each pays once."""
 
 from __future__ import annotations
 
 from chalicelib.core import db
-from chalicelib.hotspot.models.items import ReceiptItem, receipt_key
+from chalicelib.payments.models.items import ReceiptItem, receipt_key
 
 
 def use(tx: db.Tx, receipt: str, checkout_request_id: str, now: float) -> None:
@@ -12,5 +12,5 @@ def use(tx: db.Tx, receipt: str, checkout_request_id: str, now: float) -> None:
     tx.put(item, ReceiptItem.pk.does_not_exist(), label="receipt")
 
 
-def used(receipt: str) -> bool:
-    return db.get_or_none(ReceiptItem, *receipt_key(receipt), consistent=True) is not None
+def used(receipt: str) -> ReceiptItem | None:
+    return db.get_or_none(ReceiptItem, *receipt_key(receipt), consistent=True)

@@ -1,4 +1,4 @@
-"""The hotspot's Daraja client and callback path token, from its settings and its secret.
+"""The Daraja client and callback path token of the payments domain, from its settings and secret.
 
 Keys, passkey and the callback token live in one JSON secret (``daraja_secret``), read through
 the core secrets cache; one client (and its OAuth token cache) per configuration, per process.
@@ -10,17 +10,17 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.core import secrets
-from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.integrations.mpesa import DarajaClient, DarajaConfig
+from chalicelib.payments.settings import payments_settings
 
 
 def _secret() -> dict[str, Any]:
-    s = hotspot_settings()
+    s = payments_settings()
     return secrets.read(s.daraja_secret, max_age=s.secrets_max_age_seconds)
 
 
 def client() -> DarajaClient:
-    s = hotspot_settings()
+    s = payments_settings()
     secret = _secret()
     return _client(
         DarajaConfig(

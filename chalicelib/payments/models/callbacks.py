@@ -1,4 +1,4 @@
-"""Refused M-Pesa callbacks, kept for the operator (they changed nothing)."""
+"""The archive of refused M-Pesa callbacks, kept for the operator (they changed nothing)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ from aws_lambda_powertools.metrics import single_metric
 
 from chalicelib.core import clock, ids
 from chalicelib.core.observability import SERVICE, MetricUnit
-from chalicelib.hotspot.models.items import RejectedCallback, rejected_day, rejected_key
+from chalicelib.payments.models.items import RejectedCallback, rejected_day, rejected_key
 
 RETENTION_SECONDS = 30 * 86400
 
 
-def reject(reason: str, body: str | None, checkout_request_id: str | None, source_ip: str | None) -> None:
+def reject(
+    reason: str,
+    body: str | None,
+    checkout_request_id: str | None,
+    source_ip: str | None,
+    endpoint: str = "stk",
+) -> None:
     """Keep a refused callback (truncated, 30 days), and count it at once (``CallbackRejected``:
     an alarm watches it; the API's handlers flush no metrics of their own)."""
     with single_metric(
@@ -23,6 +29,7 @@ def reject(reason: str, body: str | None, checkout_request_id: str | None, sourc
         *rejected_key(now, ids.new_id()),
         reason=reason,
         checkout_request_id=checkout_request_id,
+        endpoint=endpoint,
         source_ip=source_ip,
         body=(body or "")[:2000],
         created_at=now,

@@ -1,0 +1,131 @@
+"""The hotspot's offer to the payments domain: what a package costs on a router, the access a
+paid payment buys (its grant, in the transaction that marks the payment paid) and the follow-ups
+claimed in it (the provisioning command and the expiry timer).
+
+The quote reads the package and the buyer's hotspot user and current subscription in one
+``BatchGetItem`` and keeps what it saw on the payment, so the grant of a first purchase needs no
+read: the grant's conditions (user absent, pointer unchanged) refuse a stale plan, and the
+settlement plans again from fresh reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core import clock, db, timers
+from chalicelib.hotspot import logic, messages
+from chalicelib.hotspot.models import subscriptions
+from chalicelib.hotspot.models.items import SubscriptionItem, apply
+from chalicelib.hotspot.settings import hotspot_settings
+from chalicelib.payments import offers
+from chalicelib.payments.models.items import PaymentItem
+
+PRODUCT = "hotspot"
+EXPIRE = "hotspot.expire"
+
+
+def quote(package_id: str, router_id: str, phone: str, mac: str | None, ip: str | None) -> offers.Quote:
+    """A package for sale on a router, priced for this buyer (``NotForSale`` otherwise)."""
+    package, user, current = subscriptions.buyer(phone, router_id, package_id)
+    if package is None or not package.active or router_id not in (package.router_ids or []):
+        raise offers.NotForSale(f"package {package_id} is not for sale on router {router_id}")
+    s = hotspot_settings()
+    return offers.Quote(
+        offer_id=package.package_id,
+        price=int(package.price),
+        snapshot=package.snapshot(),
+        account_reference=s.account_reference,
+        description=s.transaction_desc,
+        scope=router_id,
+        context={
+            "mac": mac,
+            "ip": ip,
+            # what the buyer had when the push went out (the grant's first plan)
+            "known_user": user is not None,
+            "current": current.subscription_id if current else None,
+        },
+    )
+
+
+class HotspotOffer:
+    product = PRODUCT
+
+    def grant(self, tx: db.Tx, payment: PaymentItem, now: float, fresh: bool) -> offers.Granted:
+        """The access it buys: a new subscription (with the buyer's hotspot user on a first
+        purchase) or, while the buyer's subscription on this router is active, that one extended;
+        its expiry timer written in the same transaction (armed by the follow-ups)."""
+        context = payment.context or {}
+        router_id = payment.scope or ""
+        if fresh or context.get("known_user") is None:
+            user, current = subscriptions.buyer(payment.phone, router_id)[1:]
+            current_id = current.subscription_id if current else None
+        else:
+            user, current_id = None, context.get("current")
+            if context.get("known_user"):
+                user = subscriptions.user(payment.phone)
+        active = subscriptions.get(current_id) if current_id else None
+        if active is not None and not logic.still_active(active.status, float(active.expires_at_ts), now):
+            active = None
+        purchase = logic.plan_purchase(
+            now,
+            payment.offer,
+            active.term if active else None,
+            int(active.provision_version or 0) if active else 0,
+        )
+        new_user = user is None
+        user = user or subscriptions.new_user(payment, now)
+        sub = active or subscriptions.new(payment, user, purchase, now)
+        if new_user:
+            subscriptions.add_user(tx, user)
+        if purchase.renewal:
+            apply(sub, subscriptions.renew(tx, sub, payment, purchase, now))
+        else:
+            subscriptions.start(tx, sub, current_id)
+        timers.add(tx, EXPIRE, sub.subscription_id, purchase.term.expires_at, label="expiry")
+        return offers.Granted(
+            grant_id=sub.subscription_id,
+            version=purchase.version,
+            fields={"renewal": purchase.renewal, "expires_at": purchase.term.expires_at},
+            handoff=sub,
+        )
+
+    def followups(self, payment: PaymentItem, granted: offers.Granted | None) -> None:
+        """The provisioning command of the version this payment bought, and its expiry armed."""
+        sub = granted.handoff if granted else subscriptions.get(payment.grant_id or "")
+        if sub is None:
+            raise LookupError(f"paid payment {payment.payment_id} has no subscription")
+        version = int(payment.grant_version or sub.provision_version)
+        messages.router_command(_command(sub, version))
+        grant = payment.grant or {}
+        timers.arm(EXPIRE, sub.subscription_id, float(grant.get("expires_at") or sub.expires_at_ts))
+
+    def describe(self, payment: PaymentItem) -> dict[str, Any]:
+        grant = payment.grant or {}
+        detail: dict[str, Any] = {"router_id": payment.scope, "package_id": payment.offer_id}
+        if payment.grant_id:
+            detail.update(
+                subscription_id=payment.grant_id,
+                renewal=bool(grant.get("renewal")),
+                expires_at=logic.iso(float(grant["expires_at"])) if grant.get("expires_at") else None,
+            )
+        return detail
+
+
+def _command(sub: SubscriptionItem, version: int) -> dict[str, Any]:
+    return logic.provision_command(
+        subscription_id=sub.subscription_id,
+        router_id=sub.router_id,
+        version=version,
+        username=sub.username,
+        password=sub.password,
+        package_id=sub.package_id,
+        rate_limit=sub.rate_limit,
+        shared_users=int(sub.shared_users),
+        term=sub.term,
+        now=clock.now(),
+        mac=sub.mac,
+        ip=sub.ip,
+    )
+
+
+OFFER = offers.register(HotspotOffer())
