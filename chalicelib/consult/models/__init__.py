@@ -7,15 +7,13 @@ Re-exported here: the item classes and the reads tests and tools use most."""
 from chalicelib.consult.models.appointments import get_appointment, slot_holder
 from chalicelib.consult.models.billing import Meter, ledger_of_session
 from chalicelib.consult.models.credits import get_subscription, get_wallet, grant
+from chalicelib.consult.models.doctor_items import Doctor, Presence, ScheduleException
 from chalicelib.consult.models.doctors import get_doctor, get_presence
 from chalicelib.consult.models.items import (
     Appointment,
-    Doctor,
     LedgerEntry,
     Message,
     Plan,
-    Presence,
-    ScheduleException,
     Session,
     SlotLock,
     Subscription,

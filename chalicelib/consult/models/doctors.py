@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import items
-from chalicelib.consult.models.items import Doctor, Presence, QueueEntry, ScheduleException
+from chalicelib.consult.models.doctor_items import Doctor, Presence, QueueEntry, ScheduleException
 from chalicelib.core import db
 
 DOCTOR = "doctor"  # the label of a doctor's condition in any transaction

@@ -9,7 +9,8 @@ Items (``pk`` / ``sk``):
   ``PROFILE`` the registry entry (status, modes, zone, weekly hours, ``version`` of what a booking
   checks; listed on gsi1 ``DOCTORS#<status>``); ``PRESENCE`` available/busy/offline (its own item,
   so heartbeats never contend with bookings); ``EXCEPTION#<local date>`` a dated change of hours;
-  ``QUEUE#<time>#<session>`` a text request waiting for the doctor.
+  ``QUEUE#<time>#<session>`` a text request waiting for the doctor (their item classes are in
+  ``doctor_items``; their keys are here).
 - ``SESSION#<id>`` / ``SESSION`` — a text session or a call; ``MSG#<ulid>`` its messages;
   ``LEDGER#<interval>#debit|award`` its ledger: one debit and one award per billed interval, each
   created with ``attribute_not_exists`` so a second one cannot exist.
@@ -26,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.consult import logic
@@ -204,53 +205,6 @@ class SlotLock(_Item):
     table = "consult"
     appointment_id = UnicodeAttribute()
     expires_at = NumberAttribute(null=True)  # TTL: clean-up of past slots only
-
-
-class Doctor(_Item):
-    """A registry entry. ``version`` moves with what decides a booking (status, hours,
-    exceptions), so a booking conditioned on the version it read cannot slip past a change."""
-
-    table = "consult"
-    doctor_id = UnicodeAttribute()
-    name = UnicodeAttribute()
-    bio = UnicodeAttribute(null=True)
-    specialties = UnicodeSetAttribute(null=True)
-    languages = UnicodeSetAttribute(null=True)
-    modes = UnicodeSetAttribute(null=True)
-    status = UnicodeAttribute()  # pending | active | inactive
-    timezone = UnicodeAttribute()
-    weekly = JSONAttribute(null=True)  # {"mon": [["09:00", "17:00"]], …}
-    version = NumberAttribute(default=0)
-    registered_by = UnicodeAttribute()
-    approved_by = UnicodeAttribute(null=True)
-    created_at = NumberAttribute()
-    updated_at = NumberAttribute(null=True)
-    by_doctor = ByDoctor()  # gsi1 "DOCTORS#<status>"
-
-
-class Presence(_Item):
-    table = "consult"
-    doctor_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # available | busy | offline
-    until = NumberAttribute(null=True)  # when ``available`` lapses without a new heartbeat
-    changed_at = NumberAttribute()
-
-
-class ScheduleException(_Item):
-    table = "consult"
-    doctor_id = UnicodeAttribute()
-    day = UnicodeAttribute()  # local date YYYY-MM-DD
-    hours = JSONAttribute()  # [] is leave
-    reason = UnicodeAttribute(null=True)
-    created_at = NumberAttribute()
-
-
-class QueueEntry(_Item):
-    table = "consult"
-    session_id = UnicodeAttribute()
-    patient_id = UnicodeAttribute()
-    routing = UnicodeAttribute()  # delivered (doctor was available) | queued
-    created_at = NumberAttribute()
 
 
 class OpenMarker(_Item):

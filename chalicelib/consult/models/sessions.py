@@ -10,7 +10,8 @@ from typing import Any
 from chalicelib.consult import logic
 from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import doctors, items
-from chalicelib.consult.models.items import Message, QueueEntry, Session
+from chalicelib.consult.models.doctor_items import QueueEntry
+from chalicelib.consult.models.items import Message, Session
 from chalicelib.core import clock, db
 
 SESSION = "session"  # the label of a session's conditional update

@@ -11,7 +11,8 @@ from chalicelib.consult import logic
 from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import appointments, doctors, items
 from chalicelib.consult.models.appointments import APPOINTMENT, NEW_SLOT
-from chalicelib.consult.models.items import Appointment, Doctor
+from chalicelib.consult.models.doctor_items import Doctor
+from chalicelib.consult.models.items import Appointment
 from chalicelib.consult.service import availability
 from chalicelib.consult.service.common import APPOINTMENT_EXPIRY, acting_party, drop_timer, party_of
 from chalicelib.consult.service.doctors import refusal, require_doctor

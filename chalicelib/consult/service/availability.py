@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from chalicelib.consult import availability, logic
 from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import appointments, doctors, items
-from chalicelib.consult.models.items import Appointment, Doctor, ScheduleException
+from chalicelib.consult.models.doctor_items import Doctor, ScheduleException
+from chalicelib.consult.models.items import Appointment
 from chalicelib.consult.service.doctors import _until_written, _weekly, _zone, load
 from chalicelib.consult.settings import settings
 from chalicelib.core import clock

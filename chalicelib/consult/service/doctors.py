@@ -15,8 +15,8 @@ from typing import Any
 from chalicelib.consult import availability
 from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import doctors, items
+from chalicelib.consult.models.doctor_items import Doctor, Presence
 from chalicelib.consult.models.doctors import ACTIVE, INACTIVE, PENDING
-from chalicelib.consult.models.items import Doctor, Presence
 from chalicelib.core import clock, db
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 

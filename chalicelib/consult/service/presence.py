@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import doctors
-from chalicelib.consult.models.items import Presence, QueueEntry
+from chalicelib.consult.models.doctor_items import Presence, QueueEntry
 from chalicelib.consult.service.common import PRESENCE_LAPSE, drop_timer
 from chalicelib.consult.service.doctors import require_doctor
 from chalicelib.consult.settings import settings
