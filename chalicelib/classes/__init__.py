@@ -6,7 +6,7 @@ DOMAIN = register(
     Domain(
         "classes",
         tables=("classes",),
-        modules=("chalicelib.classes.api", "chalicelib.classes.handlers"),
+        modules=("chalicelib.classes.api", "chalicelib.classes.purchases_api", "chalicelib.classes.handlers"),
         cli=("chalicelib.classes.cli",),
         local=("infra.local.classes",),
     )
