@@ -18,13 +18,8 @@ from chalicelib.core.queues import FailedAttempt, failed_key
 from chalicelib.hotspot import logic
 from chalicelib.hotspot.models import subscriptions
 from chalicelib.hotspot.service import access
-
-try:  # issue 14 moves the M-Pesa payment engine from chalicelib.hotspot to chalicelib.payments
-    from chalicelib.payments.models import items as pay_items
-    from chalicelib.payments.models import payments
-except ImportError:  # before that move lands
-    from chalicelib.hotspot.models import items as pay_items  # type: ignore[no-redef]
-    from chalicelib.hotspot.models import payments  # type: ignore[no-redef]
+from chalicelib.payments.models import items as pay_items
+from chalicelib.payments.models import payments
 
 MAX_PAYMENTS = 20
 
@@ -58,32 +53,27 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _field(payment: Any, *names: str) -> Any:
-    """The first of ``names`` the payment record has (its fields are renamed by issue 14:
-    subscription_id → grant_id, package_id → offer_id, router_id → scope)."""
-    for name in names:
-        value = getattr(payment, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def payment_view(payment: Any) -> dict[str, Any]:
-    subscription_id = _field(payment, "subscription_id", "grant_id")
-    version = _field(payment, "provision_version", "grant_version")
+def payment_view(payment: pay_items.PaymentItem) -> dict[str, Any]:
+    hotspot = payment.product == "hotspot"  # its grant is a subscription on a router
+    subscription_id = payment.grant_id if hotspot else None
+    version = payment.grant_version
     sub = subscriptions.get(subscription_id) if subscription_id else None
-    state = logic.public_state(
-        payment.status,
-        sub.provision_status if sub else None,
-        None if version is None else int(version),
-        None if sub is None else int(sub.provision_version),
+    state = (
+        logic.public_state(
+            payment.status,
+            sub.provision_status if sub else None,
+            None if version is None else int(version),
+            None if sub is None else int(sub.provision_version),
+        )
+        if hotspot
+        else payment.status
     )
     now = clock.now()
     events: list[tuple[float | None, str, str]] = [
         (
             float(payment.created_at),
             "initiated",
-            f"KES {int(payment.amount)} for {_field(payment, 'package_id', 'offer_id')}",
+            f"KES {int(payment.amount)} for {payment.product} {payment.offer_id}",
         )
     ]
     if payment.callback_at is not None:
@@ -136,11 +126,12 @@ def payment_view(payment: Any) -> dict[str, Any]:
         "checkout_request_id": payment.checkout_request_id,
         "phone": payment.phone,
         "status": state,
-        "access": buyer.state,
-        "provision_error": buyer.error,
+        "access": buyer.state if hotspot else None,  # only a hotspot purchase waits on a router
+        "provision_error": buyer.error if hotspot else None,
         "amount": int(payment.amount),
         "receipt": payment.receipt,
-        "router_id": _field(payment, "router_id", "scope"),
+        "product": payment.product,
+        "router_id": payment.scope,
         "subscription_id": subscription_id,
         "timeline": timeline,
     }

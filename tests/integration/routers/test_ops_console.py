@@ -104,7 +104,9 @@ def test_a_router_down_for_two_tries_shows_the_retry_and_the_buyer_waits(
     assert list(router_api(registered).path("ip", "hotspot", "user").select().where(Key("name") == USERNAME))
     assert get(api, "/admin/retries", admin)["retries"] == []
     [found] = get(api, "/admin/lookup/payments?checkout_request_id=ws_CO_sub_000001", admin)["payments"]
-    assert found["access"] == "online"
+    assert found["access"] == "online" and found["router_id"] == ROUTER_ID
+    by_phone = get(api, "/admin/lookup/payments?phone=0700000001", admin)["payments"]
+    assert [p["payment_id"] for p in by_phone] == [payment_id]
     assert [e["what"] for e in found["timeline"]].count("provisioning_try") == 0  # cleared by the success
     assert {"initiated", "settled", "provisioned", "expires"} <= {e["what"] for e in found["timeline"]}
 
