@@ -30,6 +30,9 @@ class PageSettings(RequestBody):
         description="On admission: the token goes to checkout_url as a query parameter or a POST field.",
     )
     token_param: str = Field(default="token", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    refresh_seconds: float = Field(
+        default=30, ge=1, le=120, description="The page polls at least this often (sooner as the turn nears)."
+    )
 
     @model_validator(mode="after")
     def visible(self) -> PageSettings:

@@ -91,6 +91,7 @@ def state(visit: Visit) -> dict[str, Any]:
     """The page's view of a visit (the JSON the script polls, and what the server renders)."""
     ev, session = visit.event, visit.session
     s = settings()
+    refresh = float((ev.page or {}).get("refresh_seconds") or 30)
     out: dict[str, Any] = {
         "event": {"id": ev.event_id, "name": ev.name, "status": ev.status},
         "status": "not_joined" if session is None else session.status,
@@ -100,7 +101,7 @@ def state(visit: Visit) -> dict[str, Any]:
         "eta_seconds": None,
         "eta_range": None,
         "progress": None,
-        "poll_after_seconds": s.min_poll_seconds * 2,
+        "poll_after_seconds": min(s.min_poll_seconds * 2, refresh),
         "abandon_after_seconds": s.abandon_after_seconds,
         "redirect": None,
     }
@@ -118,7 +119,7 @@ def state(visit: Visit) -> dict[str, Any]:
             eta_seconds=view.eta_seconds,
             eta_range=logic.eta_range(view.eta_seconds),
             progress=round(1 - ahead / first, 3) if first else (1.0 if ahead == 0 else 0.0),
-            poll_after_seconds=view.poll_after_seconds,
+            poll_after_seconds=min(view.poll_after_seconds or 0, refresh) or refresh,
         )
         if ev.status == logic.CLOSED:
             out["poll_after_seconds"] = None
