@@ -7,6 +7,8 @@ stack, and AWS calls per Authorize and per accounting Interim.
 2. In this process, every AWS call of ``chalicelib.radius.service`` counted: the first Authorize
    of a user (cold: no subscription id cached), every later one (goal: 1 read), a Start and an
    Interim (goal: 1 conditional write).
+3. ``--expiring`` subscriptions expire together, each with a session on the RADIUS-mode router
+   simulator: how long after its expiry the Disconnect-Request dropped it (by the router's clock).
 
 Run: ``make bench`` (or ``python -m bench.radius --users 50 --seconds 20 --workers 8``;
 ``--smoke``: a few users, 2 s). Prints figures, asserts nothing. Needs FreeRADIUS installed
@@ -37,7 +39,7 @@ ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "MUDA_RADIUS_REJECT_DELAY": "0",
 }
-SMOKE = {"users": 3, "seconds": 2.0, "workers": 2, "calls": 3}
+SMOKE = {"users": 3, "seconds": 2.0, "workers": 2, "calls": 3, "expiring": 3}
 NAS = "bench-radius"
 DICTIONARY = """
 ATTRIBUTE User-Name 1 string
@@ -58,7 +60,13 @@ END-VENDOR Mikrotik
 """
 
 
-def subscribers(router_id: str, count: int, prefix: str = "071200") -> list[tuple[str, str]]:
+EXPIRES: dict[str, float] = {}  # username -> its subscription's expiry
+SUBS: dict[str, str] = {}  # username -> subscription id
+
+
+def subscribers(
+    router_id: str, count: int, prefix: str = "071200", expires_in: float = 3600
+) -> list[tuple[str, str]]:
     """``count`` paid subscriptions on the router, written as a settled payment leaves them (user,
     current-subscription pointer, active subscription): ``(username, password)`` each."""
     from chalicelib.core import clock
@@ -88,13 +96,14 @@ def subscribers(router_id: str, count: int, prefix: str = "071200") -> list[tupl
             password=password,
             rate_limit="2M/2M",
             starts_at=now,
-            expires_at_ts=now + 3600,
+            expires_at_ts=now + expires_in,
             limit_bytes_total=10 * 2**30,
             status="active",
             created_at=now,
             gsi2pk=ACTIVE_SUBS,
-            gsi2sk=expiry_index(now + 3600, sub_id),
+            gsi2sk=expiry_index(now + expires_in, sub_id),
         ).save()
+        EXPIRES[username], SUBS[username] = now + expires_in, sub_id
         CurrentItem(*current_key(phone, router_id), subscription_id=sub_id).save()
         found.append((username, password))
     return found
@@ -147,6 +156,58 @@ def round_trips(stack: LocalStack, users: list[tuple[str, str]], seconds: float,
     latency("Authorize round trip (Access-Request -> Access-Accept)", took)
 
 
+# --- 3. expiry -> Disconnect-Request at the router ---------------------------------------------------------
+
+
+def expiry_lag(stack: LocalStack, router_id: str, count: int) -> None:
+    """``count`` subscriptions expiring 3 s from now, each online on the RADIUS-mode simulator;
+    the expiry timers run in the stack's runtime; the router's clock says when each session went."""
+    import librouteros
+
+    from chalicelib.core import timers
+    from chalicelib.hotspot import handlers
+    from chalicelib.hotspot.service import EXPIRE
+
+    assert handlers  # registers the timer kinds this process schedules
+
+    env = stack.env
+    users = subscribers(router_id, count, prefix="071300", expires_in=3.0)
+    api = librouteros.connect(
+        "127.0.0.1",
+        username="muda-api",
+        password=env["MUDA_LOCAL_RADIUS_ROUTER_PASSWORD"],
+        port=int(env["MUDA_LOCAL_RADIUS_ROUTER_PORT"]),
+    )
+    try:
+        for n, (username, password) in enumerate(users):
+            api.path("ip", "hotspot", "user").add(name=username, password=password)
+            list(
+                api(
+                    "/ip/hotspot/active/login",
+                    user=username,
+                    password=password,
+                    ip=f"10.6.{n // 250}.{n % 250}",
+                )
+            )
+    finally:
+        api.close()
+    due = {username: expires for username, expires in EXPIRES.items() if username in dict(users)}
+    for username in due:
+        timers.schedule(EXPIRE, SUBS[username], due[username])
+    control = env["MUDA_LOCAL_RADIUS_ROUTER_CONTROL_URL"]
+    deadline = time.monotonic() + 60
+    dropped: dict[str, float] = {}
+    while time.monotonic() < deadline and len(dropped) < len(due):
+        for d in requests.get(f"{control}/state", timeout=10).json()["radius"]["disconnects"]:
+            if d["user"] in due and d["removed"]:
+                dropped.setdefault(d["user"], d["at"])
+        time.sleep(0.1)
+    latency(
+        f"expiry -> Disconnect-Request drops the session at the router ({len(dropped)}/{len(due)} dropped)",
+        [dropped[u] - due[u] for u in dropped],
+    )
+
+
 # --- 2. AWS calls per Authorize and per Interim -----------------------------------------------------------
 
 
@@ -197,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=8, help="NAS threads sending Access-Requests")
     parser.add_argument("--calls", type=int, default=20, help="users whose AWS calls are counted")
+    parser.add_argument("--expiring", type=int, default=20, help="subscriptions expiring at once, online")
     args = parse_args(parser, argv, SMOKE)
     quiet()
     with tempfile.TemporaryDirectory(prefix="bench-radius-") as tmp, bench_run("radius", args):
@@ -209,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             users = subscribers(router_id, max(args.users, args.calls + 1))
             round_trips(stack, users[: args.users], args.seconds, args.workers)
             calls(router_id, users, args.calls)
+            expiry_lag(stack, router_id, args.expiring)
 
 
 def register_router(stack: LocalStack) -> str:

@@ -144,7 +144,7 @@ def hotspot(stack: LocalStack, admin_headers: dict[str, str]) -> dict[str, Any]:
         # 5 GiB and 1000 bytes: Mikrotik-Total-Limit 1000 with -Gigawords 5
         "hour": package(name="hour", validity_seconds=3600, limit_bytes_total=5 * 2**32 + 1000),
         "tiny": package(name="tiny data", validity_seconds=3600, limit_bytes_total=10_000),
-        "short": package(name="4 seconds", validity_seconds=4),
+        "short": package(name="6 seconds", validity_seconds=6),
     }
 
 
