@@ -17,7 +17,7 @@ from chalicelib.consult.logic import Notice
 from chalicelib.consult.models import appointments, doctors, items
 from chalicelib.consult.models.doctor_items import Doctor, ScheduleException
 from chalicelib.consult.models.items import Appointment
-from chalicelib.consult.service.doctors import _until_written, _weekly, _zone, load
+from chalicelib.consult.service.doctors import check_zone, load, stored_weekly, until_written
 from chalicelib.consult.settings import settings
 from chalicelib.core import clock
 from chalicelib.core.errors import BadRequest, Conflict, Unprocessable
@@ -145,9 +145,9 @@ def set_weekly(
     doctor_id: str, weekly: dict[str, Any], timezone: str | None
 ) -> tuple[Doctor, list[Appointment]]:
     """Replace the weekly hours (and zone); answers the appointments now outside them."""
-    stored = _weekly(weekly)
+    stored = stored_weekly(weekly)
     if timezone:
-        _zone(timezone)
+        check_zone(timezone)
 
     def step() -> tuple[Doctor, list[Appointment]]:
         doctor = load(doctor_id)
@@ -164,7 +164,7 @@ def set_weekly(
         )
         return load(doctor_id), affected
 
-    return _until_written(step)
+    return until_written(step)
 
 
 def set_exception(
@@ -206,7 +206,7 @@ def set_exception(
         doctors.set_exception(doctor, item, str(day), now, notice)
         return exceptions_from(doctor_id, clock.now()), affected
 
-    return _until_written(step)
+    return until_written(step)
 
 
 def exceptions_from(doctor_id: str, since: float, days: int = HORIZON_DAYS) -> list[ScheduleException]:

@@ -75,7 +75,7 @@ def register(doctor_id: str, profile: dict[str, Any], *, by: str, approved: bool
     """A new registry entry: active when an admin adds it, ``pending`` when the doctor registers
     (an admin approves). 409 ``doctor_exists`` if the id is taken."""
     zone = profile.get("timezone") or DEFAULT_ZONE
-    _zone(zone)
+    check_zone(zone)
     weekly = profile.get("weekly")
     status = ACTIVE if approved else PENDING
     now = clock.now()
@@ -89,7 +89,7 @@ def register(doctor_id: str, profile: dict[str, Any], *, by: str, approved: bool
         modes=_clean(profile.get("modes") or ["text", "voice", "video"]),
         status=status,
         timezone=zone,
-        weekly=_weekly(weekly) if weekly is not None else {},
+        weekly=stored_weekly(weekly) if weekly is not None else {},
         version=0,
         registered_by=by,
         approved_by=by if approved else None,
@@ -103,14 +103,14 @@ def register(doctor_id: str, profile: dict[str, Any], *, by: str, approved: bool
     return doctor
 
 
-def _zone(name: str) -> None:
+def check_zone(name: str) -> None:
     try:
         availability.zone(name)
     except ValueError as error:
         raise BadRequest(str(error), code="invalid_timezone") from None
 
 
-def _weekly(weekly: dict[str, Any]) -> dict[str, list[list[str]]]:
+def stored_weekly(weekly: dict[str, Any]) -> dict[str, list[list[str]]]:
     try:
         parsed = availability.parse_weekly(weekly)
     except ValueError as error:
@@ -140,7 +140,7 @@ def update_profile(doctor_id: str, changes: dict[str, Any]) -> Doctor:
         doctors.update_doctor(doctor, actions, bump="modes" in changes)
         return load(doctor_id)
 
-    return _until_written(step)
+    return until_written(step)
 
 
 def set_status(doctor_id: str, status: str, by: str) -> Doctor:
@@ -170,10 +170,10 @@ def set_status(doctor_id: str, status: str, by: str) -> Doctor:
         )
         return load(doctor_id)
 
-    return _until_written(step)
+    return until_written(step)
 
 
-def _until_written(step: Any) -> Any:
+def until_written(step: Any) -> Any:
     """Re-read and retry while a concurrent edit moved the version under the step."""
     for _ in range(5):
         try:

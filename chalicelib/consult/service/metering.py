@@ -87,6 +87,16 @@ def _tick_skipped(meter: Meter, interval: int) -> str:
     session = sessions.get_session(meter.session_id)
     if (
         session is not None
+        and session.status in logic.METERING
+        and session.metered_from == meter.started_at
+        and int(session.billed) == interval - 1
+    ):
+        # What refused the write moved before this read (the start, or the tick before,
+        # committed in between): the interval is still owed, so bill it now. Each repeat needs
+        # another move of the session, so this ends.
+        return tick(meter, interval)
+    if (
+        session is not None
         and interval == 1
         and session.status in (logic.PENDING, logic.CONNECTING)
         and clock.now() < meter.started_at + START_GRACE_SECONDS

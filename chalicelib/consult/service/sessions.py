@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from chalicelib.consult import logic
 from chalicelib.consult.models import billing, doctors, items, sessions
+from chalicelib.consult.models.doctor_items import QueueEntry
 from chalicelib.consult.models.items import LedgerEntry, Message, Session
 from chalicelib.consult.service import metering, presence
 from chalicelib.consult.service.common import (
@@ -75,7 +76,9 @@ def _new_session(
 # --- text sessions ----------------------------------------------------------------------------
 
 
-def _open(session: Session, timer: str, due: float, notice: logic.Notice | None, queued=None) -> None:  # type: ignore[no-untyped-def]
+def _open(
+    session: Session, timer: str, due: float, notice: logic.Notice | None, queued: QueueEntry | None = None
+) -> None:
     """Schedule the session's timeout, then store it — only if the doctor is still active and
     offers its mode (checked in the same transaction): else nothing is written (the timer
     dropped) and the answer says why."""

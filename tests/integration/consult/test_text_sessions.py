@@ -254,3 +254,43 @@ def test_a_tick_that_beats_its_activation_write_waits_for_it(users, credits, clo
     clock.advance(service.START_GRACE_SECONDS)
     assert service.tick(meter, 1) == "skipped"
     assert snapshot(sid) == ("pending", 0, 1, 0)
+
+
+def test_a_tick_refused_just_before_its_activation_lands_still_bills(
+    users, credits, clock, monkeypatch
+) -> None:
+    """Given tick 1 refused while the session is still pending, when the activation commits
+    before the tick reads the session again, the tick bills interval 1 (it is owed) instead of
+    being skipped for good."""
+    from chalicelib.consult import service
+    from chalicelib.consult.service import metering
+
+    credits(3)
+    sid = open_session(users)
+    session = models.get_session(sid)
+    clock.advance(0.5)
+    meter = models.Meter(sid, "text", session.patient_id, session.doctor_id, round(clock.t, 3), 500, INTERVAL)
+    real = metering.sessions.get_session
+    landed = []
+
+    def activation_lands_first(session_id: str):
+        if not landed:  # the doctor's first message commits between the refusal and this read
+            landed.append(metering.sessions.activate)
+            message = models.items.new_message(
+                sid,
+                "m1",
+                sender_id=users["doctor"].sub,
+                sender_role="doctor",
+                body="hi",
+                created_at=meter.started_at,
+            )
+            notice = service.sessions.logic.session_notice(
+                sid, "SessionActivated", [session.patient_id], "joined"
+            )
+            metering.sessions.activate(message, session, meter.started_at, notice)
+        return real(session_id)
+
+    monkeypatch.setattr(metering.sessions, "get_session", activation_lands_first)
+    clock.advance(INTERVAL)
+    assert service.tick(meter, 1) == "billed"
+    assert snapshot(sid) == ("active", 1, 2, 2)
