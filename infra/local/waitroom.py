@@ -1,7 +1,8 @@
 """Local stack hooks of the waitroom domain (registered in its Domain, chalicelib.core.registry).
 
 - ``provision()``: the checkout-token key ring in Secrets Manager (a first key generated);
-- ``seed(stack)``: an active demo event, tokens to try it with, and the pour command.
+- ``seed(stack)``: an active demo event, tokens to try it with, the pour command, and the waiting
+  page of a branded demo sale (``/wait/demo-page``) to open in a browser.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from chalicelib.core.auth import dev_token
 from chalicelib.core.errors import Conflict
 
 DEMO_EVENT = "demo-sale"
+PAGE_EVENT = "demo-page"
 
 
 def provision() -> None:
@@ -36,6 +38,26 @@ def seed(stack: object) -> list[str]:
                 status="active",
             )
         )
+    with contextlib.suppress(Conflict):
+        service.create_event(
+            CreateEvent.model_validate(
+                {
+                    "id": PAGE_EVENT,
+                    "name": "Tamasha Festival tickets",
+                    "max_concurrent": 2,
+                    "batch_size": 2,
+                    "checkout_minutes": 1,
+                    "session_ttl_minutes": 120,
+                    "status": "active",
+                    "checkout_url": f"{getattr(stack, 'api_url', 'http://127.0.0.1:8000')}/waitroom/.well-known/jwks.json",
+                    "page": {
+                        "organiser": "Tamasha Festival",
+                        "primary_color": "#7a1f5c",
+                        "refresh_seconds": 5,
+                    },
+                }
+            )
+        )
     fan = dev_token("fan-1", ["patient"])
     return [
         "",
@@ -44,4 +66,5 @@ def seed(stack: object) -> list[str]:
         f'  curl -s -X POST -H "Authorization: Bearer $FAN" $API/waitroom/events/{DEMO_EVENT}/join',
         f'  curl -s -H "Authorization: Bearer $ADMIN" $API/waitroom/events/{DEMO_EVENT}/stats',
         f"  .venv/bin/muda waitroom pour {DEMO_EVENT} 50   # 50 simulated users, watch them admitted",
+        f"  waiting page (cap 2; open it in a few browsers): $API/wait/{PAGE_EVENT}   (?lang=sw: Kiswahili)",
     ]

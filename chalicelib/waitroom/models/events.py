@@ -160,7 +160,8 @@ def take_shard_ticket(event_id: str, shard: int, below: int | None) -> int | Non
     ``None``: a single counter, exactly fair by itself); else ``None`` (another join moved it:
     read again)."""
     item = items.shard(event_id, shard)
-    condition = ShardItem.next.exists() if below is None else ShardItem.next < below
+    # A missing counter (an event made before shards existed) starts at 0.
+    condition = None if below is None else ShardItem.next.does_not_exist() | (ShardItem.next < below)
     try:
         if not db.update_if(item, [ShardItem.next.add(1)], condition):
             return None

@@ -74,6 +74,7 @@ def page(
     join_url: str | None,
     refresh_after: float | None,
     notice: str | None = None,
+    lang_chosen: bool = True,
 ) -> str:
     """The whole page. ``join_url``: where a browser without JavaScript goes to join;
     ``refresh_after``: when it reloads (both inside ``<noscript>``: the script polls instead)."""
@@ -114,6 +115,7 @@ def page(
     config = {
         "event": state["event"]["id"],
         "lang": lang,
+        "langChosen": lang_chosen,  # ?lang= or Accept-Language; else navigator.language may choose
         "strings": strings.STRINGS,
         "state": state,
         "visitor": visitor,

@@ -63,6 +63,7 @@ def waiting_page(call: Call, event_id: str) -> Response:
     """The waiting page the crowd sees: place in line, people ahead, ETA; on to checkout in turn."""
     args: PageQuery = call.args
     lang = strings.choose(call.headers.get("accept-language"), args.lang)
+    chosen = bool(args.lang or call.headers.get("accept-language"))
     visitor = _visitor(call)
     try:
         visit = visitors.find(event_id, visitor)
@@ -109,6 +110,7 @@ def waiting_page(call: Call, event_id: str) -> Response:
         visitor=visit.visitor if visit.session else None,
         join_url=join_url,
         refresh_after=state.get("poll_after_seconds"),
+        lang_chosen=chosen,
     )
     return Response(page, status_code=status, headers=headers)
 

@@ -7,9 +7,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var base = "/wait/" + encodeURIComponent(cfg.event);
   var key = "muda-wait:" + cfg.event;
-  var fixed = /[?&]lang=/.test(location.search);
+  // The server chose from ?lang= or Accept-Language; without either, the browser's own language.
   var nav = (navigator.language || "").slice(0, 2).toLowerCase();
-  var lang = !fixed && cfg.strings[nav] ? nav : cfg.lang;
+  var lang = cfg.langChosen || !cfg.strings[nav] ? cfg.lang : nav;
   var w = cfg.strings[lang];
   var failures = 0, timer = null, gone = false;
 
@@ -52,7 +52,14 @@
       bar.setAttribute("aria-valuenow", pct);
       bar.firstChild.style.width = pct + "%";
     }
-    document.documentElement.lang = lang;
+    if (lang !== cfg.lang) {
+      var other = lang === "en" ? "sw" : "en";
+      text("keep-open", fmt(w.keep_open, { minutes: Math.max(1, Math.round(st.abandon_after_seconds / 60)) }));
+      text("lang", w.language);
+      $("lang").setAttribute("href", "?lang=" + other);
+      text("reload", w.refresh);
+      document.documentElement.lang = lang;
+    }
   }
 
   function go(r) {

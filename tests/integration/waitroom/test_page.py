@@ -199,11 +199,12 @@ def test_organiser_colours_must_keep_the_progress_bar_visible(api: Client, admin
 
 
 @pytest.mark.usefixtures("limits")
-def test_a_burst_from_one_address_is_refused_with_429_and_retry_after(api: Client, admin: str) -> None:
+def test_a_burst_from_one_address_is_refused_with_429_and_retry_after(api: Client, admin: str, clock) -> None:
     """Given join limits of 3 per IP and 2 per device
     When one address sends a burst of 8 joins (new devices), and one device joins 3 times
     Then at most 3 get a place, the rest get 429 with Retry-After and the JSON error, and refused
-    joins leave no place behind; the device's third join is refused too."""
+    joins leave no place behind; the device's third join is refused too. (The clock is frozen:
+    a burst must not straddle two windows.)"""
     sale = make_event(api, admin, max_concurrent=100)
     answers = [api.http.post(f"/wait/{sale['id']}/join") for _ in range(8)]
     ok = [a for a in answers if a.status_code == 200]
