@@ -154,8 +154,11 @@ class RouterSimulator:
             "connections": self.connections,
             "commands": self.state.commands,
             "menus": self.state.snapshot(),
-            **({"radius": {"port": self.radius_port, "disconnects": self.radius.disconnects}}
-               if self.radius else {}),
+            **(
+                {"radius": {"port": self.radius_port, "disconnects": self.radius.disconnects}}
+                if self.radius
+                else {}
+            ),
         }
 
     # --- asyncio side ---
