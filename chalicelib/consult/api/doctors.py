@@ -224,6 +224,12 @@ def set_my_schedule(call: Call) -> ScheduleOut:
     return _schedule(call.user.sub, affected)
 
 
+@api.route("/admin/consult/doctors/{doctor_id}/schedule", response=ScheduleOut, roles=ADMIN)
+def schedule_of(call: Call, doctor_id: str) -> ScheduleOut:
+    """A doctor's hours, exceptions and the booked appointments outside them."""
+    return _schedule(doctor_id)
+
+
 @api.route(
     "/admin/consult/doctors/{doctor_id}/schedule", "PUT", body=ScheduleIn, response=ScheduleOut, roles=ADMIN
 )

@@ -118,6 +118,8 @@ def test_a_change_of_hours_lists_what_it_leaves_outside_and_cancels_nothing(user
     assert [a["id"] for a in doctor("GET", "/me/consult/schedule/conflicts")[1]["appointments"]] == [
         early["id"]
     ]
+    seen = users["admin"]("GET", f"/admin/consult/doctors/{doctor.sub}/schedule")[1]
+    assert [a["id"] for a in seen["affected_appointments"]] == [early["id"]]
     notes = [n for n in inbox(doctor) if n["type"] == "ScheduleConflicts"]
     assert notes and notes[0]["detail"]["appointment_ids"] == [early["id"]]
     assert book(users, doctor, f"{monday}T10:00:00+00:00")[1]["error"]["code"] == "outside_availability"
