@@ -121,8 +121,14 @@ def authorize(attrs: dict[str, str]) -> logic.Answer:
     cached = _subscriptions.get(key)
     if cached:
         part = sessions.partition(cached)
-        if not (_mine(part, username, router.router_id) and part.subscription.status == "active"):  # type: ignore[union-attr]
-            part = None  # expired or replaced: ask the pointer
+        sub_item = part.subscription
+        live = (
+            sub_item is not None
+            and sub_item.status == "active"
+            and float(sub_item.expires_at_ts) > clock.now()
+        )
+        if not (live and _mine(part, username, router.router_id)):
+            part = None  # over or replaced (a purchase after expiry starts a new one): ask the pointer
     if part is None:
         _, _, others = _router_map()
         found = sessions.lookup(phone, router.router_id, [r for r in others if r != router.router_id])
