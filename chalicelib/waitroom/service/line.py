@@ -184,13 +184,14 @@ def view(session: SessionItem, event: EventItem, counts: list[int] | None = None
         else None,
         ended_at=clock.to_datetime(session.ended_at) if session.ended_at else None,
         # Poll well within the abandonment window, sooner as the turn nears.
-        poll_after_seconds=poll_after(s, eta, ahead) if queued else None,
+        poll_after_seconds=poll_after(s, eta, ahead, int(event.batch_size)) if queued else None,
     )
 
 
-def poll_after(s: WaitroomSettings, eta: int | None, ahead: int | None) -> float:
-    """Poll well within the abandonment window, sooner as the turn nears (the next in line every
-    ``min_poll_seconds``)."""
-    if ahead is not None and ahead == 0:
+def poll_after(s: WaitroomSettings, eta: int | None, ahead: int | None, batch: int = 1) -> float:
+    """Poll well within the abandonment window, sooner as the turn nears: those the next
+    admission round would take poll every ``min_poll_seconds``, so they reach checkout quickly
+    while the rest of the crowd polls slowly."""
+    if ahead is not None and ahead < batch:
         return s.min_poll_seconds
     return round(max(s.min_poll_seconds, min(s.abandon_after_seconds / 4, (eta or 60) / 4, 30)), 2)
