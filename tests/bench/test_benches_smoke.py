@@ -87,7 +87,7 @@ def smoke_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[Run]
 
 def test_every_bench_is_found() -> None:
     # Given the bench directory / Then the smoke tests cover its scripts (an empty glob would pass)
-    assert {"timers", "consult", "hotspot", DEFAULT_ENGINE} <= set(BENCHES)
+    assert {"timers", "consult", "hotspot", "radius", DEFAULT_ENGINE} <= set(BENCHES)
 
 
 @pytest.mark.parametrize("name", BENCHES)
