@@ -215,7 +215,7 @@ def setup_shop(stack: LocalStack) -> tuple[str, str, dict[str, str]]:
 
 
 def initiate(session: requests.Session, stack: LocalStack, rid: str, pid: str, phone: str) -> dict[str, Any]:
-    from chalicelib.hotspot.models import payments
+    from chalicelib.payments.models import payments
 
     response = session.post(
         f"{stack.api_url}/payments/initiate",
@@ -272,7 +272,7 @@ def latency_run(stack: LocalStack, count: int, pace: float, copies: int) -> tupl
         time.sleep(0.1)
     watch.stop.set()
     to_router = [watch.seen[u] - t for u, t in sent.items() if u in watch.seen]
-    from chalicelib.hotspot.models import payments as stored
+    from chalicelib.payments.models import payments as stored
 
     settled = [stored.get(p["checkout_request_id"]) for p in payments]
     to_paid = [

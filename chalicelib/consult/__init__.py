@@ -6,7 +6,12 @@ DOMAIN = register(
     Domain(
         "consult",
         tables=("consult",),
-        modules=("chalicelib.consult.api", "chalicelib.consult.api.purchases", "chalicelib.consult.handlers"),
+        modules=(
+            "chalicelib.consult.api",
+            "chalicelib.consult.api.purchases",
+            "chalicelib.consult.api.payouts",
+            "chalicelib.consult.handlers",
+        ),
         cli=("chalicelib.consult.cli",),
         local=("infra.local.consult",),
     )

@@ -120,6 +120,16 @@ class ConsultOffer:
     def followups(self, payment: PaymentItem, granted: offers.Granted | None) -> None:
         """Nothing but the event: the credits are spendable from the commit."""
 
+    def account(self, reference: str, phone: str, amount: int) -> offers.Quote | None:
+        """Paybill: the account number is the patient's id (one with a subscription); the amount
+        buys text credits at the top-up price, so it must be a whole number of them."""
+        if not reference or credit_models.get_subscription(reference) is None:
+            return None
+        each = purchase_settings().top_up_prices.get("text") or 0
+        if each <= 0 or amount <= 0 or amount % each:
+            raise offers.WrongAmount(f"{amount} is not a whole number of text credits at {each}")
+        return quote_top_up("text", amount // each, reference)
+
     def describe(self, payment: PaymentItem) -> dict[str, Any]:
         return {
             "patient_id": payment.account,

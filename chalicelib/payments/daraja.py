@@ -47,6 +47,11 @@ def callback_token() -> str:
     return str(_secret()["callback_token"])
 
 
+def security_credential() -> str:
+    """The B2C initiator's encrypted password (``security_credential`` in the secret)."""
+    return str(_secret().get("security_credential") or "")
+
+
 def reset() -> None:
     """Forget cached secrets and clients (tests that move the endpoint or rotate keys)."""
     secrets.clear()

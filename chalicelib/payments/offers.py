@@ -10,6 +10,9 @@ The payments domain knows no product. A product registers an ``Offer`` that says
 - ``followups``: what must happen after the commit and is not a write (a router command, a timer
   armed), claimed in that same transaction: a duplicate finds it claimed, a crashed worker's claim
   is taken over after a grace. It must be idempotent (a takeover may repeat it);
+- ``account`` (optional, Paybill/Till): the quote a C2B payment to ``reference`` of ``amount`` from
+  ``phone`` buys, ``None`` when the reference is not this product's, ``WrongAmount`` when it is
+  but the amount is not for sale;
 - ``describe``: the product's part of ``PaymentProcessed``/``PaymentFailed`` (their ``source`` is
   ``muda.<product>``).
 """
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 
 class NotForSale(LookupError):
     """The offer does not exist, is inactive, or is not sold where it was asked for."""
+
+
+class WrongAmount(ValueError):
+    """A Paybill/Till account this product knows, paid an amount it does not sell."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,10 @@ _offers: dict[str, Offer] = {}
 def register(offer: Offer) -> Offer:
     _offers[offer.product] = offer
     return offer
+
+
+def registered() -> list[Offer]:
+    return list(_offers.values())
 
 
 def of(product: str) -> Offer:

@@ -58,6 +58,10 @@ class PaymentsSettings(BaseSettings):
     # A paid payment whose follow-ups were claimed this long ago and never finished is taken over
     # by the next delivery (the first worker died).
     followup_grace_seconds: float = Field(default=30, ge=0, validation_alias=_env("FOLLOWUP_GRACE_SECONDS"))
+    # B2C payouts: the initiator (its security credential is in the Daraja secret) and how long a
+    # payout may go without a result before the Transaction Status API is asked (then again).
+    b2c_initiator: str = "muda-payouts"
+    b2c_status_after_seconds: float = Field(default=120, gt=0)
     # Payments and raw callbacks are kept this long (TTL clean-up only).
     retention_days: int = Field(default=400, ge=1, validation_alias=_env("RETENTION_DAYS"))
 

@@ -14,6 +14,19 @@ The outcome is chosen by the buyer's phone number (docs/hotspot.md lists them):
 | any other | callback 0: paid, with a fresh receipt number |
 
 STK query answers ``500.001.1001`` (still processing) until the outcome is due, then the result.
+
+C2B (Paybill/Till): ``/mpesa/c2b/v1/registerurl`` keeps the shortcode's validation and
+confirmation URLs; ``/mpesa/c2b/v1/simulate`` (``ShortCode``, ``Amount``, ``Msisdn``,
+``BillRefNumber``, and the simulator's own ``SkipValidation``) posts Safaricom's validation body
+(``TransAmount`` as a string, ``"100.00"``), and only if it answers ``ResultCode`` ``"0"`` the
+confirmation (``TransAmount`` as a number); the answer says what happened.
+
+B2C (``/mpesa/b2c/v3/paymentrequest``) answers at once and posts the result after the delay, by
+the receiving phone: 254700000001 fails (2001), 254700000002 gets only a queue timeout on
+``QueueTimeOutURL`` (the money did move: a Transaction Status query says paid), 25470000xxx9 gets
+nothing at all; any other phone is paid. ``/mpesa/transactionstatus/v1/query``
+(``OriginalConversationID``) posts what became of that payout to its ``ResultURL``; ``R000002``
+for one it never saw.
 It also serves ``/hotspot-login``: the stand-in for a MikroTik router's login page, where the
 portal's auto-login form posts (the real router is on the customer's LAN, not on loopback).
 
@@ -66,7 +79,149 @@ class Simulator:
         self.pushes: dict[str, dict[str, Any]] = {}
         self.log: list[dict[str, Any]] = []
         self.logins: list[dict[str, str]] = []
+        self.c2b_urls: dict[str, dict[str, str]] = {}  # shortcode -> ValidationURL, ConfirmationURL
+        self.payouts: dict[str, dict[str, Any]] = {}  # OriginatorConversationID -> outcome
         self.lock = threading.Lock()
+
+    def b2c(self, authorization: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not self._authorized(authorization):
+            return 401, {"errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
+        originator, phone = str(body.get("OriginatorConversationID") or ""), str(body.get("PartyB") or "")
+        if not originator or not phone or int(body.get("Amount") or 0) < 10:
+            return 400, {"errorCode": "400.002.02", "errorMessage": "Bad Request - Invalid request"}
+        with self.lock:
+            seen = self.payouts.get(originator)
+            if seen is None:  # the same OriginatorConversationID twice pays once
+                code, desc = (
+                    ("2001", "The initiator information is invalid.") if phone == "254700000001" else SUCCESS
+                )
+                seen = self.payouts[originator] = {
+                    "conversation": _id("AG_", 20),
+                    "code": code,
+                    "desc": desc,
+                    "receipt": _id("", 10) if code == "0" else None,
+                    "amount": int(body["Amount"]),
+                    "phone": phone,
+                }
+                silent = phone.startswith(SILENT_PREFIX) and phone.endswith(SILENT_SUFFIX)
+                if phone == "254700000002":
+                    self._later(
+                        body["QueueTimeOutURL"], self.b2c_result(originator, "1", "The request timed out.")
+                    )
+                elif not silent:
+                    self._later(body["ResultURL"], self.b2c_result(originator))
+        return 200, {
+            "ConversationID": seen["conversation"],
+            "OriginatorConversationID": originator,
+            "ResponseCode": "0",
+            "ResponseDescription": "Accept the service request successfully.",
+        }
+
+    def b2c_result(self, originator: str, code: str | None = None, desc: str | None = None) -> dict[str, Any]:
+        """Safaricom's documented B2C (and Transaction Status) result body."""
+        seen = self.payouts.get(originator)
+        if seen is None:
+            code, desc = code or "R000002", desc or "The OriginatorConversationID is invalid."
+        final = code or seen["code"]
+        result: dict[str, Any] = {
+            "ResultType": 0,
+            "ResultCode": int(final) if final.isdigit() else final,
+            "ResultDesc": desc or seen["desc"],
+            "OriginatorConversationID": originator,
+            "ConversationID": seen["conversation"] if seen else _id("AG_", 20),
+            "TransactionID": (seen or {}).get("receipt") or _id("", 10),
+            "ReferenceData": {
+                "ReferenceItem": {"Key": "QueueTimeoutURL", "Value": "https://internalsandbox"}
+            },
+        }
+        if code is None and seen and seen["code"] == "0":
+            result["ResultParameters"] = {
+                "ResultParameter": [
+                    {"Key": "TransactionAmount", "Value": seen["amount"]},
+                    {"Key": "TransactionReceipt", "Value": seen["receipt"]},
+                    {"Key": "B2CRecipientIsRegisteredCustomer", "Value": "Y"},
+                ]
+            }
+        return {"Result": result}
+
+    def transaction_status(self, authorization: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not self._authorized(authorization):
+            return 401, {"errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
+        originator = str(body.get("OriginalConversationID") or body.get("OriginatorConversationID") or "")
+        with self.lock:
+            answer = self.b2c_result(originator)
+        self._later(str(body.get("ResultURL") or ""), answer)
+        return 200, {
+            "ConversationID": _id("AG_", 20),
+            "OriginatorConversationID": _id("", 12),
+            "ResponseCode": "0",
+            "ResponseDescription": "Accept the service request successfully.",
+        }
+
+    def _later(self, url: str, body: dict[str, Any]) -> None:
+        def post() -> None:
+            time.sleep(self.delay)
+            outcome = _post(url, body)
+            with self.lock:
+                self.log.append({"b2c": body["Result"]["OriginatorConversationID"], "status": outcome})
+
+        threading.Thread(target=post, daemon=True).start()
+
+    def register_c2b(self, authorization: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not self._authorized(authorization):
+            return 401, {"errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
+        missing = [
+            k for k in ("ShortCode", "ResponseType", "ConfirmationURL", "ValidationURL") if not body.get(k)
+        ]
+        if missing:
+            return 400, {"errorCode": "400.002.02", "errorMessage": f"Bad Request - Invalid {missing[0]}"}
+        with self.lock:
+            self.c2b_urls[str(body["ShortCode"])] = {
+                "validation": body["ValidationURL"],
+                "confirmation": body["ConfirmationURL"],
+                "response_type": body["ResponseType"],
+            }
+        return 200, {
+            "OriginatorCoversationID": _id("", 8),  # sic: Safaricom's spelling
+            "ResponseCode": "0",
+            "ResponseDescription": "Success",
+        }
+
+    def simulate_c2b(self, authorization: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A payer pays the shortcode: validation (unless skipped), then confirmation."""
+        if not self._authorized(authorization):
+            return 401, {"errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}
+        with self.lock:
+            urls = self.c2b_urls.get(str(body.get("ShortCode")))
+        if urls is None:
+            return 400, {"errorCode": "400.002.02", "errorMessage": "Bad Request - no URLs registered"}
+        amount = int(body.get("Amount") or 0)
+        payload: dict[str, Any] = {
+            "TransactionType": "Pay Bill" if body.get("BillRefNumber") else "Buy Goods",
+            "TransID": _id("S", 9),
+            "TransTime": datetime.now(UTC).astimezone(NAIROBI).strftime("%Y%m%d%H%M%S"),
+            "TransAmount": f"{amount}.00",
+            "BusinessShortCode": str(body.get("ShortCode")),
+            "BillRefNumber": body.get("BillRefNumber") or "",
+            "InvoiceNumber": "",
+            "OrgAccountBalance": "",
+            "ThirdPartyTransID": "",
+            "MSISDN": str(body.get("Msisdn") or ""),
+            "FirstName": "John",
+            "MiddleName": "",
+            "LastName": "Doe",
+        }
+        validation: Any = "skipped"
+        if not body.get("SkipValidation"):
+            validation = _post(urls["validation"], payload)
+            if not isinstance(validation, dict) or str(validation.get("ResultCode")) != "0":
+                return 200, {"TransID": payload["TransID"], "validation": validation, "confirmation": None}
+        confirmed = {**payload, "TransAmount": float(amount), "OrgAccountBalance": "49197.00"}
+        return 200, {
+            "TransID": payload["TransID"],
+            "validation": validation,
+            "confirmation": _post(urls["confirmation"], confirmed),
+        }
 
     def oauth(self, authorization: str) -> tuple[int, dict[str, Any]]:
         expected = "Basic " + base64.b64encode(f"{self.key}:{self.secret}".encode()).decode()
@@ -183,6 +338,17 @@ class Simulator:
             self.log.append({"callback": push["checkout"], "status": status, "at": time.time()})
 
 
+def _post(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+    except Exception as error:
+        return {"error": getattr(error, "code", None) or repr(error)}
+
+
 def make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -246,6 +412,14 @@ def make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._json(*sim.push(auth, body))
             elif url.path == "/mpesa/stkpushquery/v1/query":
                 self._json(*sim.query(auth, body))
+            elif url.path == "/mpesa/c2b/v1/registerurl":
+                self._json(*sim.register_c2b(auth, body))
+            elif url.path == "/mpesa/c2b/v1/simulate":
+                self._json(*sim.simulate_c2b(auth, body))
+            elif url.path == "/mpesa/b2c/v3/paymentrequest":
+                self._json(*sim.b2c(auth, body))
+            elif url.path == "/mpesa/transactionstatus/v1/query":
+                self._json(*sim.transaction_status(auth, body))
             else:
                 self._json(404, {"errorCode": "404.001.01", "errorMessage": "Resource not found"})
 

@@ -2,8 +2,10 @@
 
 - ``provision()``: the local Daraja credentials and callback path token (generated on first run
   under ``.cache/local/``) into Secrets Manager, where the API reads them as it would in AWS;
-- ``start(stack)``: the Daraja simulator (``infra.local.daraja``) as its own process, and the
-  API's Daraja base URL and callback base URL pointed at it / at the API.
+- ``start(stack)``: the Daraja simulator (``infra.local.daraja``) as its own process, the API's
+  Daraja base URL and callback base URL pointed at it / at the API, and the shortcode's C2B
+  validation and confirmation URLs registered with it (as ``muda payments register-c2b`` does
+  with Daraja at deploy).
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ def daraja_config() -> dict[str, str]:
                     "consumer_secret": secrets.token_urlsafe(24),
                     "passkey": secrets.token_hex(32),
                     "callback_token": secrets.token_urlsafe(30),
+                    "security_credential": secrets.token_urlsafe(32),
                 }
             )
         )
-    return json.loads(CONFIG_FILE.read_text())
+    config = json.loads(CONFIG_FILE.read_text())
+    if "security_credential" not in config:  # B2C's initiator credential, added since
+        config["security_credential"] = secrets.token_urlsafe(32)
+        CONFIG_FILE.write_text(json.dumps(config))
+    return config
 
 
 def provision() -> None:
@@ -88,3 +95,26 @@ def start(stack: Any) -> None:
             "MUDA_LOCAL_DARAJA_URL": url,
         }
     )
+    register_c2b(url, stack.api_url)
+
+
+def register_c2b(daraja_url: str, api_url: str) -> None:
+    """The shortcode's C2B URLs on the simulator, behind the callback path secret."""
+    config = daraja_config()
+    token = requests.get(
+        f"{daraja_url}/oauth/v1/generate?grant_type=client_credentials",
+        auth=(config["consumer_key"], config["consumer_secret"]),
+        timeout=10,
+    ).json()["access_token"]
+    base = f"{api_url}/mpesa/c2b"
+    requests.post(
+        f"{daraja_url}/mpesa/c2b/v1/registerurl",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "ShortCode": SHORTCODE,
+            "ResponseType": "Cancelled",
+            "ValidationURL": f"{base}/validation/{config['callback_token']}",
+            "ConfirmationURL": f"{base}/confirmation/{config['callback_token']}",
+        },
+        timeout=10,
+    ).raise_for_status()

@@ -30,7 +30,7 @@ PARALLEL = 2  # they wait on due timers, but their runtimes poll: more only queu
 # benches' code path is the same on both. One bench keeps the stack's default engine, so that
 # path is smoked too.
 DEFAULT_ENGINE = "routers"
-SLOWEST = ("hotspot", "waitroom", "consult")  # started first, so the short ones fill in beside them
+SLOWEST = ("hotspot", "payments", "waitroom", "consult")  # started first, so the short ones fill in beside them
 TIMEOUT = 240  # a wedged bench fails here rather than hanging the suite (pytest-timeout: 300 s)
 
 

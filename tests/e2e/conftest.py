@@ -38,8 +38,11 @@ SCALED = {
     "MUDA_ROUTERS_BACKOFF_SECONDS": "1,1,1,1,1",  # provisioning retries (AWS: 5,15,30,60,120)
     "MUDA_ROUTERS_TIMEOUT_SECONDS": "2",
     "MUDA_WAITROOM_GAP_GRACE_SECONDS": "1",  # a burned ticket holds the line this long (AWS: 5)
+    "MUDA_WAITROOM_MIN_POLL_SECONDS": "0.5",  # the waiting page's next in line poll this often (AWS: 2)
     "MUDA_LOCAL_DARAJA_DELAY_SECONDS": "0.3",  # the simulated PIN entry (make run: 3 s)
-    "MUDA_HOTSPOT_QUERY_AFTER_SECONDS": "2,3,4,6",  # STK query fallback (AWS: 30,60,120,300)
+    # STK query of pushes with no result (AWS: 30,60,120,300); after the burst test sends its own
+    # callbacks even on a loaded machine
+    "MUDA_PAYMENTS_QUERY_AFTER_SECONDS": "10,12,14,16",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "MUDA_RADIUS_REJECT_DELAY": "0",  # FreeRADIUS holds an Access-Reject this long (AWS: 1)
     "MUDA_ROUTERS_RADIUS_TIMEOUT_SECONDS": "1",  # per Disconnect-Request send (AWS: 2)

@@ -170,19 +170,30 @@ def expire(sub: SubscriptionItem, event: dict[str, Any]) -> bool:
         & (SubscriptionItem.expires_at_ts <= now)
     )
     pointer = CurrentItem(*current_key(sub.phone, sub.router_id))
+    free_pointer = True
 
     def write() -> None:
         with db.transact() as tx:
             tx.update(sub, actions, condition, label="subscription")
-            tx.delete(
-                pointer,
-                CurrentItem.pk.does_not_exist() | (CurrentItem.subscription_id == sub.subscription_id),
-                label="current",
-            )
+            if free_pointer:
+                tx.delete(
+                    pointer,
+                    CurrentItem.pk.does_not_exist() | (CurrentItem.subscription_id == sub.subscription_id),
+                    label="current",
+                )
             tx.emit(sub.aggregate, DOMAIN, "SubscriptionExpired", event)
 
-    if not db.applied(write):
-        return False
+    try:
+        if not db.applied(write, refused_by="subscription"):
+            return False
+    except db.Refused as refused:
+        if not refused.by("current"):
+            raise
+        # A purchase at the expiry instant started a new subscription and took the pointer:
+        # this one still expires (else it would stay active, never deprovisioned).
+        free_pointer = False
+        if not db.applied(write, refused_by="subscription"):
+            return False
     sub.status = logic.EXPIRED
     return True
 

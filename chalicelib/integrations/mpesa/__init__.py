@@ -1,5 +1,7 @@
-"""M-Pesa Daraja: STK push, STK query and the STK callback, on mpesakit's payload models."""
+"""M-Pesa Daraja: STK push, STK query and the STK callback, C2B URLs and bodies, on mpesakit's
+payload models."""
 
+from chalicelib.integrations.mpesa.c2b import C2BPayment, parse_c2b
 from chalicelib.integrations.mpesa.callback import CallbackError, StkResult, parse_callback
 from chalicelib.integrations.mpesa.client import (
     STILL_PROCESSING,
@@ -12,6 +14,7 @@ from chalicelib.integrations.mpesa.client import (
 
 __all__ = [
     "STILL_PROCESSING",
+    "C2BPayment",
     "CallbackError",
     "DarajaClient",
     "DarajaConfig",
@@ -19,5 +22,6 @@ __all__ = [
     "PushAccepted",
     "QueryResult",
     "StkResult",
+    "parse_c2b",
     "parse_callback",
 ]

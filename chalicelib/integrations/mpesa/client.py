@@ -244,6 +244,86 @@ class DarajaClient:
                 "bad_response", f"unexpected Daraja answer: {error.errors()[0]['msg']}"
             ) from None
 
+    def register_c2b(self, *, confirmation_url: str, validation_url: str, response_type: str) -> str:
+        """Register the shortcode's C2B URLs (``response_type``: what Safaricom does when validation
+        cannot be reached: ``Completed`` or ``Cancelled``)."""
+        from mpesakit.c2b import C2B
+        from mpesakit.c2b.schemas import C2BRegisterUrlRequest
+
+        request = C2BRegisterUrlRequest(
+            ShortCode=int(self.config.shortcode),
+            ResponseType=response_type,
+            ConfirmationURL=confirmation_url,
+            ValidationURL=validation_url,
+        )
+        c2b = C2B(http_client=self.http, token_manager=self.tokens)
+        response = self._call(lambda: c2b.register_url(request))
+        return str(response.ResponseDescription)
+
+    def b2c_pay(
+        self,
+        *,
+        originator_id: str,
+        initiator: str,
+        security_credential: str,
+        phone: str,
+        amount: int,
+        result_url: str,
+        timeout_url: str,
+        remarks: str,
+    ) -> str:
+        """Send money to a phone (B2C v3), once: ``originator_id`` is the payout's stable id, and a
+        request whose answer was lost is never sent again (ask ``transaction_status``). Returns
+        Daraja's ConversationID."""
+        from mpesakit.b2c import B2C, B2CRequest
+
+        request = B2CRequest(
+            OriginatorConversationID=originator_id,
+            InitiatorName=initiator,
+            SecurityCredential=security_credential,
+            CommandID="BusinessPayment",
+            Amount=amount,
+            PartyA=int(self.config.shortcode),
+            PartyB=int(phone),
+            Remarks=remarks[:100],
+            QueueTimeOutURL=timeout_url,
+            ResultURL=result_url,
+        )
+        b2c = B2C(http_client=self.http, token_manager=self.tokens)
+        response = self._call(lambda: b2c.send_payment(request))
+        if str(response.ResponseCode) != "0":
+            raise DarajaError(str(response.ResponseCode), response.ResponseDescription, 400)
+        return str(response.ConversationID or "")
+
+    def transaction_status(
+        self,
+        *,
+        originator_id: str,
+        initiator: str,
+        security_credential: str,
+        result_url: str,
+        timeout_url: str,
+    ) -> None:
+        """Ask what became of a B2C payment (by its OriginatorConversationID); the answer comes to
+        ``result_url`` like a B2C result."""
+        from mpesakit.transaction_status import TransactionStatus, TransactionStatusRequest
+
+        request = TransactionStatusRequest(
+            Initiator=initiator,
+            SecurityCredential=security_credential,
+            CommandID="TransactionStatusQuery",
+            PartyA=int(self.config.shortcode),
+            IdentifierType=4,
+            ResultURL=result_url,
+            QueueTimeOutURL=timeout_url,
+            Remarks="payout status",
+            OriginalConversationID=originator_id,
+        )
+        status = TransactionStatus(http_client=self.http, token_manager=self.tokens)
+        response = self._call(lambda: status.query(request))
+        if str(response.ResponseCode) != "0":
+            raise DarajaError(str(response.ResponseCode), response.ResponseDescription, 400)
+
     def close(self) -> None:
         self.http.http.close()
 

@@ -8,10 +8,14 @@ One table (``muda-<stage>-payments``), items by ``pk``/``sk``:
 | payment alias, by our unguessable id | ``PAYID#<payment_id>`` / ``PAYID`` | |
 | receipt (unique: M-Pesa receipt or C2B TransID) | ``RECEIPT#<receipt>`` / ``RECEIPT`` | |
 | refused callback (the archive of what changed nothing) | ``REJECTED#<day>`` / ``<time>#<id>`` | |
+| payout (B2C), by its OriginatorConversationID | ``PAYOUT#<payout_id>`` / ``PAYOUT`` | gsi1, gsi2 (below) |
 
 A pushed payment still pending is on gsi1 ``QUERY#<shard>`` / its next STK query time (sparse:
 settling removes it); every payment is on gsi2 ``PHONE#<phone>`` (or
 ``ACCOUNT#<product>#<account>`` for a signed-in buyer) / its creation time.
+
+An unsettled payout is on gsi1 ``B2C#0`` / its next status query time; every payout is on gsi2
+``PAYOUTS#<product>#<account>`` / its creation time.
 
 A payment belongs to a product (``product``) and names what it bought (``offer_id``, with the
 ``offer`` snapshot it was sold at); the product's grant records what it gave (``grant_id``,
@@ -67,6 +71,17 @@ def account_index(product: str, account: str) -> str:
 
 def query_shard(checkout_request_id: str, shards: int) -> str:
     return f"QUERY#{zlib.crc32(checkout_request_id.encode()) % shards}"
+
+
+def payout_key(payout_id: str) -> Key:
+    return f"PAYOUT#{payout_id}", "PAYOUT"
+
+
+def payouts_index(product: str, account: str) -> str:
+    return f"PAYOUTS#{product}#{account}"
+
+
+UNSETTLED_PAYOUTS = "B2C#0"
 
 
 def query_index(at: float) -> str:
@@ -182,3 +197,39 @@ class RejectedCallback(MudaModel):
     body = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
+
+
+class PayoutItem(MudaModel):
+    """Money out (B2C): the payee's balance was debited in the write that created it; the result
+    settles it (paid) or reverses the debit (failed), once."""
+
+    table = "payments"
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="PAYOUT")
+    payout_id = UnicodeAttribute()  # also the B2C OriginatorConversationID (stable, never reissued)
+    product = UnicodeAttribute()
+    account = UnicodeAttribute()  # the payee (a doctor)
+    phone = UnicodeAttribute()
+    amount = NumberAttribute()  # whole KES
+    debited = NumberAttribute()  # what the payee's balance lost (its units), given back on failure
+    status = UnicodeAttribute()  # requested | sent | paid | failed
+    conversation_id = UnicodeAttribute(null=True)
+    result_code = UnicodeAttribute(null=True)
+    result_desc = UnicodeAttribute(null=True)
+    receipt = UnicodeAttribute(null=True)
+    settled_by = UnicodeAttribute(null=True)  # result | status
+    status_queries = NumberAttribute(null=True)
+    requested_by = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    sent_at = NumberAttribute(null=True)
+    settled_at = NumberAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+    gsi2 = Gsi2()
+
+    @property
+    def aggregate(self) -> str:
+        return f"payout#{self.payout_id}"

@@ -32,6 +32,9 @@ def run(now: float | None = None) -> Counter[str]:
         except Exception:  # one payment's trouble never stops the round; it stays due
             logger.exception("STK query failed", extra={"checkout_request_id": payment.checkout_request_id})
             done["error"] += 1
+    from chalicelib.payments.service import b2c  # payouts with no result: the status query
+
+    done.update(b2c.query_unsettled(now))
     return done
 
 

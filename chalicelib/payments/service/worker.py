@@ -15,7 +15,12 @@ class FollowupsPending(RuntimeError):
 
 
 def process(job: dict[str, Any]) -> str:
-    outcome = settlement.process_job(job)
+    if "c2b" in job:  # a C2B confirmation, settled again from its body (idempotent on TransID)
+        from chalicelib.payments.service import c2b
+
+        outcome = c2b.process_job(job)
+    else:
+        outcome = settlement.process_job(job)
     if outcome == "duplicate":
         payment = payments.get(job["checkout_request_id"])
         if payment is not None and payment.status == logic.PAID and payment.followups_at is None:
