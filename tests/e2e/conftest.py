@@ -39,7 +39,6 @@ SCALED = {
     "MUDA_ROUTERS_TIMEOUT_SECONDS": "2",
     "MUDA_WAITROOM_GAP_GRACE_SECONDS": "1",  # a burned ticket holds the line this long (AWS: 5)
     "MUDA_WAITROOM_MIN_POLL_SECONDS": "0.5",  # the waiting page's next in line poll this often (AWS: 2)
-    "MUDA_WAITROOM_MIN_POLL_SECONDS": "0.5",  # the waiting page's next in line poll this often (AWS: 2)
     "MUDA_LOCAL_DARAJA_DELAY_SECONDS": "0.3",  # the simulated PIN entry (make run: 3 s)
     # STK query of pushes with no result (AWS: 30,60,120,300); after the burst test sends its own
     # callbacks even on a loaded machine
