@@ -3,7 +3,8 @@ payments/s sustained on the local stack.
 
 1. In-process on the emulator, every AWS call counted (Daraja stubbed): a hotspot STK payment
    (initiate, Safaricom's callback, which settles it), a patient's consultation purchase by STK
-   and a Paybill (C2B) payment to a patient's account (validation, confirmation); the
+   a Paybill (C2B) payment to a patient's account (validation, confirmation) and a doctor's B2C
+   payout (withdraw, Safaricom's result); the
    same counts of the code before the change in the same run: its ``bench/hotspot.py`` call
    count (initiate, callback, worker), run from ``git archive <baseline>`` in a subprocess
    against its own emulator.
@@ -79,22 +80,26 @@ def callback(checkout: str, receipt: str, amount: int) -> bytes:
 
 
 def aws_calls(count: int) -> dict[str, dict[str, Counter[str]]]:
-    """Calls per phase of ``count`` hotspot payments and ``count`` consultation purchases."""
+    """Calls per phase of ``count`` payments of each kind (after one that warms the process)."""
     from app import app  # noqa: F401 - registers the offers and timer kinds
-    from chalicelib.consult import purchases
+    from chalicelib.consult import payouts, purchases
     from chalicelib.consult.models import credits as consult_credits
     from chalicelib.consult.models import items as consult_items
     from chalicelib.core import clock, ids
     from chalicelib.hotspot import service
     from chalicelib.integrations.mpesa import PushAccepted
     from chalicelib.payments import daraja
-    from chalicelib.payments.service import c2b, stk
+    from chalicelib.payments.service import b2c, c2b, stk
 
     class StubDaraja:
         def push(self, **_: Any) -> PushAccepted:
             return PushAccepted(ids.new_id("m-"), ids.new_id("ws_CO_"), "ok")
 
+        def b2c_pay(self, **request: Any) -> str:
+            return f"AG_{request['originator_id']}"
+
     daraja.client = lambda: StubDaraja()  # type: ignore[assignment]
+    daraja.security_credential = lambda: "bench"  # type: ignore[assignment]
     router = service.add_router(
         {"name": "bench", "host": "127.0.0.1", "port": 8728, "username": "u", "login_url": "http://x/login"},
         "pw",
@@ -109,6 +114,7 @@ def aws_calls(count: int) -> dict[str, dict[str, Counter[str]]]:
         "hotspot STK": {"initiate": Counter(), "callback": Counter()},
         "consult STK": {"initiate": Counter(), "callback": Counter()},
         "consult C2B": {"validation": Counter(), "confirmation": Counter()},
+        "B2C payout": {"withdraw": Counter(), "result": Counter()},
     }
     with CallCounter() as counter:
         for n in range(count + 1):  # the first warms the process (clients, secret, queue URLs)
@@ -142,7 +148,33 @@ def aws_calls(count: int) -> dict[str, dict[str, Counter[str]]]:
             with counter.window() as calls:
                 c2b.confirm(token, body, None)
             phases["confirmation"].update(calls)
+        for n in range(count):  # a doctor withdraws earnings; Safaricom's result settles it
+            phases, doctor = found["B2C payout"], f"doc-{n}"
+            consult_items.Wallet(*consult_items.wallet_key(doctor), doctor_id=doctor, balance=100_000).save()
+            with counter.window() as calls:
+                payout = payouts.withdraw(doctor, f"2547{n:08d}", 500, doctor)
+            phases["withdraw"].update(calls)
+            with counter.window() as calls:
+                b2c.accept("result", token, b2c_result(payout.payout_id), None)
+            phases["result"].update(calls)
     return found
+
+
+def b2c_result(payout_id: str) -> bytes:
+    """Safaricom's documented B2C success result."""
+    return json.dumps(
+        {
+            "Result": {
+                "ResultType": 0,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "OriginatorConversationID": payout_id,
+                "ConversationID": f"AG_{payout_id}",
+                "TransactionID": "NLJ41HAY6Q",
+                "ResultParameters": {"ResultParameter": [{"Key": "TransactionAmount", "Value": 500}]},
+            }
+        }
+    ).encode()
 
 
 def c2b_body(reference: str, trans_id: str, amount: int) -> bytes:

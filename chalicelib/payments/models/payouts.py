@@ -27,7 +27,8 @@ class InsufficientBalance(Exception):
 def create(
     payee: Payee, payout_id: str, account: str, phone: str, amount: int, first_query: float, by: str
 ) -> PayoutItem:
-    """The payout and the payee's debit in one transaction, before any money moves."""
+    """The payout and the payee's debit in one transaction, before any money moves (its events
+    are the outcome's: ``PayoutPaid`` or ``PayoutFailed``)."""
     now = clock.now()
     units = payee.debited(amount)
     payout = PayoutItem(
@@ -50,7 +51,6 @@ def create(
         with db.transact() as tx:
             payee.debit(tx, account, units, now)
             tx.put(payout, PayoutItem.pk.does_not_exist(), label="payout")
-            tx.emit(payout.aggregate, payee.product, "PayoutRequested", _event(payout))
     except db.Refused as refused:
         if refused.by("wallet"):
             raise InsufficientBalance() from None

@@ -1,4 +1,5 @@
-"""Missing callbacks: one periodic query of the pending pushes instead of timers per payment.
+"""Missing results: one periodic query of the pending pushes (instead of timers per payment) and
+of the payouts with no result (``b2c.query_unsettled``).
 
 A pushed payment carries the time of its next STK query on a sparse index (written with the
 payment, so arming it costs nothing); settling takes it off. Each round reads the due ones (one
@@ -18,7 +19,7 @@ from chalicelib.integrations.mpesa import DarajaError
 from chalicelib.payments import daraja, logic
 from chalicelib.payments.models import payments
 from chalicelib.payments.models.items import PaymentItem
-from chalicelib.payments.service import settlement
+from chalicelib.payments.service import b2c, settlement
 from chalicelib.payments.settings import payments_settings
 
 
@@ -32,9 +33,7 @@ def run(now: float | None = None) -> Counter[str]:
         except Exception:  # one payment's trouble never stops the round; it stays due
             logger.exception("STK query failed", extra={"checkout_request_id": payment.checkout_request_id})
             done["error"] += 1
-    from chalicelib.payments.service import b2c  # payouts with no result: the status query
-
-    done.update(b2c.query_unsettled(now))
+    done.update(b2c.query_unsettled(now))  # payouts with no result: the status query
     return done
 
 
