@@ -204,3 +204,39 @@ def test_requests_racing_a_deactivation_write_only_what_they_answered(clock) -> 
     assert len(appointments.appointments_of("d-gone", "doctor", 100)) == len(booked)
     with pytest.raises(MudaError, match="not active"):
         service.create_text_session(principal("p-gone0", "patient"), "d-gone")
+
+
+def test_bookings_racing_a_change_of_hours_are_all_listed_or_refused(clock) -> None:
+    """Given a doctor working around the clock, when 15 patients book slots of one day while
+    the doctor drops that weekday from the hours, every booking that stands outside the new hours
+    is in the change's own list of affected appointments (none slipped in after it), and the
+    refused ones say why."""
+    from chalicelib.consult.service import availability
+    from chalicelib.core.errors import MudaError
+
+    register_doctor("d-hours")
+    day = datetime.fromtimestamp((int(core_clock.now()) // 86400 + 3) * 86400, tz=UTC)
+    dropped = f"{day:%a}".lower()
+    hours = {
+        d: [("00:00", "24:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if d != dropped
+    }
+    jobs = [
+        lambda n=n: service.book(
+            principal(f"p-hours{n}", "patient"),
+            "d-hours",
+            datetime.fromtimestamp(day.timestamp() + n * 1800, tz=UTC),
+            None,
+        )
+        for n in range(15)
+    ]
+    jobs.insert(7, lambda: availability.set_weekly("d-hours", hours, None))
+
+    results = race(*jobs)
+
+    change = next(r for r in results if isinstance(r, tuple))
+    affected = {a.appointment_id for a in change[1]}
+    booked = {r.appointment_id for r in results if isinstance(r, models.Appointment)}
+    refused = [r for r in results if isinstance(r, MudaError)]
+    assert {e.code for e in refused} <= {"outside_availability", "doctor_changed"}, refused
+    assert len(booked) + len(refused) == 15
+    assert {a.appointment_id for a in availability.conflicts("d-hours")} == affected == booked
