@@ -47,10 +47,14 @@ def create(
         gsi2pk=payouts_index(payee.product, account),
         gsi2sk=clock.time_key(now),
     )
-    try:
+
+    def write() -> None:
         with db.transact() as tx:
             payee.debit(tx, account, units, now)
             tx.put(payout, PayoutItem.pk.does_not_exist(), label="payout")
+
+    try:
+        db.retry_on_conflict(write)  # racing withdrawals of one wallet: contention, not refusal
     except db.Refused as refused:
         if refused.by("wallet"):
             raise InsufficientBalance() from None
