@@ -70,7 +70,7 @@ def waiting_page(call: Call, event_id: str) -> Response:
     except MudaError:
         return Response(render.not_found(lang), status_code=404, headers=_no_store({"Content-Type": HTML}))
     headers = _no_store({"Content-Type": HTML})
-    status = 200
+    here = f"/wait/{event_id}" + (f"?lang={args.lang}" if args.lang else "")
     join_url = None
     if visit.session is None and visit.event.status == logic.ACTIVE:
         if args.join:  # a browser without JavaScript joins here, then reloads the plain page
@@ -97,11 +97,11 @@ def waiting_page(call: Call, event_id: str) -> Response:
                     status_code=303,
                     headers={
                         **headers,
-                        "Location": f"/wait/{event_id}",
+                        "Location": here,
                         "Set-Cookie": _cookie(joined.visitor),
                     },
                 )
-        join_url = f"/wait/{event_id}?join=1"
+        join_url = here + ("&" if args.lang else "?") + "join=1"
     state = visitors.state(visit)
     page = render.page(
         state,
@@ -112,7 +112,7 @@ def waiting_page(call: Call, event_id: str) -> Response:
         refresh_after=state.get("poll_after_seconds"),
         lang_chosen=chosen,
     )
-    return Response(page, status_code=status, headers=headers)
+    return Response(page, status_code=200, headers=headers)
 
 
 @api.route("/wait/{event_id}/join", "POST", roles=None, errors=(409, 429))

@@ -66,7 +66,10 @@ def join(event_id: str, user_id: str, lane: Lane = "n") -> tuple[SessionItem, Ev
         if outcome == "written":
             logger.info("waitroom joined", extra={"event_id": event_id, "session_id": sid, "lane": lane})
             room = logic.admission_count(event.max_concurrent, event.processing, event.batch_size, 1)
-            if room:
+            # The event was read eventually consistent: a slot freed a moment ago may not show, and
+            # its own attempt may have read the line before this place. Near the front, look
+            # again (a consistent read; one call when still full) rather than wait for the backstop.
+            if room or int(session.ahead_at_join) < int(event.batch_size):
                 admitted = {s.session_id: s for s in admit_quietly(event_id)}
                 session = admitted.get(sid, session)
             return session, event
