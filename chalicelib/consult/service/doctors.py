@@ -129,6 +129,8 @@ def update_profile(doctor_id: str, changes: dict[str, Any]) -> Doctor:
                 continue
             value = changes[name]
             attr = getattr(Doctor, name)
+            if name == "name" and not value:
+                raise BadRequest("a doctor has a name", code="no_name")
             if name in ("specialties", "languages", "modes"):
                 value = _clean(value)
                 if name == "modes" and not value:

@@ -82,6 +82,9 @@ def test_self_registration_waits_for_approval(users, token, api, credits) -> Non
         me("PATCH", "/me/consult/profile", {"bio": "Twenty years of practice"})[1]["bio"]
         == "Twenty years of practice"
     )
+    assert me("PATCH", "/me/consult/profile", {"name": None})[1]["error"]["code"] == "no_name"
+    assert me("PATCH", "/me/consult/profile", {"modes": None})[1]["error"]["code"] == "no_modes"
+    assert me("GET", "/me/consult/profile")[1]["name"] == "Dr Self"
 
 
 def nothing_written(users, patient_sessions: int = 0) -> None:
