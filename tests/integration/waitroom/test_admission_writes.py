@@ -76,9 +76,9 @@ def test_a_completion_that_admits_the_next_costs_12_aws_calls(make_event) -> Non
     """Given a warm process and a full event (cap 1) with users waiting
     When the admitted user completes (which admits the next at once)
     Then it costs 12 AWS calls: the session's GetItem, the release's TransactWriteItems, the
-    checkout timer's cancel; the event's and its counter's BatchGetItem, the line's Query, the round's TransactWriteItems
-    (with the QueueReady in the outbox), the checkout timer (2); the outbox drain's Query,
-    PutEvents and BatchWriteItem."""
+    checkout timer's cancel; the event's and its counter's BatchGetItem, the line's Query, the
+    round's TransactWriteItems (with the QueueReady in the outbox), the checkout timer (2); the
+    outbox drain's Query, PutEvents and BatchWriteItem."""
     eid = unique("cost")
     make_event(id=eid, max_concurrent=1, shards=1)
     sessions = [service.join(eid, f"u{n}")[0] for n in range(3)]
