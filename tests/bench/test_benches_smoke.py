@@ -87,7 +87,8 @@ def smoke_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[Run]
 
 def test_every_bench_is_found() -> None:
     # Given the bench directory / Then the smoke tests cover its scripts (an empty glob would pass)
-    assert {"timers", "consult", "hotspot", "radius", DEFAULT_ENGINE} <= set(BENCHES)
+    must = {"timers", "consult", "hotspot", "radius", "waitroom", "waitroom_joins", DEFAULT_ENGINE}
+    assert must <= set(BENCHES)
 
 
 @pytest.mark.parametrize("name", BENCHES)
