@@ -40,7 +40,7 @@ def book(appointment: Appointment, notice: Notice, doctor_version: int) -> bool:
 
     def write() -> None:
         with db.transact() as tx:
-            doctors.check(tx, appointment.doctor_id, doctors.bookable(doctor_version))
+            doctors.take_booking(tx, appointment.doctor_id, doctor_version)
             tx.put(lock, condition=SlotLock.pk.does_not_exist(), label=SLOT)
             tx.put(appointment, condition=Appointment.pk.does_not_exist(), label=APPOINTMENT)
             tx.put(items.marker("appointment", appointment.appointment_id))
@@ -66,7 +66,7 @@ def transition(
     (``doctor_version``). Raises ``db.Refused`` (labels ``appointment``, ``new_slot``, ``doctor``)."""
     with db.transact() as tx:
         if doctor_version is not None:
-            doctors.check(tx, appointment.doctor_id, doctors.bookable(doctor_version))
+            doctors.take_booking(tx, appointment.doctor_id, doctor_version)
         tx.update(
             Appointment(*items.appointment_key(appointment.appointment_id)),
             actions,

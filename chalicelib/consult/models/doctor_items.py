@@ -23,6 +23,7 @@ class Doctor(_Item):
     timezone = UnicodeAttribute()
     weekly = JSONAttribute(null=True)  # {"mon": [["09:00", "17:00"]], …}
     version = NumberAttribute(default=0)
+    booked = NumberAttribute(null=True)  # bookings ever taken; a change of hours is conditioned on it
     registered_by = UnicodeAttribute()
     approved_by = UnicodeAttribute(null=True)
     created_at = NumberAttribute()

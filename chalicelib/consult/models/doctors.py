@@ -32,6 +32,25 @@ def offers(kind: str) -> Any:
     return (Doctor.status == ACTIVE) & Doctor.modes.contains(kind)
 
 
+def take_booking(tx: db.Tx, doctor_id: str, version: int) -> None:
+    """Hold a booking to the doctor's state it was checked against (active, ``version``), and
+    count it: a change of hours computed before this commits fails its own condition on the
+    count, so it re-reads and lists this booking too (label ``doctor``)."""
+    tx.update(
+        Doctor(*items.doctor_key(doctor_id)),
+        [Doctor.booked.add(1)],
+        condition=bookable(version),
+        label=DOCTOR,
+    )
+
+
+def unchanged(doctor: Doctor) -> Any:
+    """The condition of a change of hours: the profile and its bookings are as read."""
+    booked = int(doctor.booked or 0)
+    taken = (Doctor.booked == booked) if booked else (Doctor.booked.does_not_exist() | (Doctor.booked == 0))
+    return (Doctor.version == int(doctor.version)) & taken
+
+
 def check(tx: db.Tx, doctor_id: str, condition: Any) -> None:
     """Put the doctor's ``condition`` in ``tx`` (label ``doctor``): a doctor deactivated or
     changed concurrently fails the whole transaction, so nothing is written."""
@@ -43,18 +62,17 @@ def add_doctor(doctor: Doctor) -> bool:
     return db.put_if_absent(doctor)
 
 
-def update_doctor(doctor: Doctor, actions: list[Any], *, bump: bool, notice: Notice | None = None) -> None:
+def update_doctor(
+    doctor: Doctor, actions: list[Any], *, bump: bool, notice: Notice | None = None, hours: bool = False
+) -> None:
     """Apply ``actions`` if the profile is still at the version read (moving it on when
-    ``bump``), with the news of it. Raises ``db.Refused`` (label ``doctor``)."""
+    ``bump``) — and for a change of ``hours``, with no booking taken since it was read — with
+    the news of it. Raises ``db.Refused`` (label ``doctor``)."""
     if bump:
         actions = [*actions, Doctor.version.set(int(doctor.version) + 1)]
+    condition = unchanged(doctor) if hours else Doctor.version == int(doctor.version)
     with db.transact() as tx:
-        tx.update(
-            Doctor(*items.doctor_key(doctor.doctor_id)),
-            actions,
-            condition=Doctor.version == int(doctor.version),
-            label=DOCTOR,
-        )
+        tx.update(Doctor(*items.doctor_key(doctor.doctor_id)), actions, condition=condition, label=DOCTOR)
         if notice:
             tx.emit(*notice.event())
 
@@ -63,12 +81,12 @@ def set_exception(
     doctor: Doctor, exception: ScheduleException | None, day: str, now: float, notice: Notice | None
 ) -> None:
     """Put (or, with ``None``, remove) one dated exception and move the profile's version, in
-    one transaction. Raises ``db.Refused``."""
+    one transaction, if no booking was taken since the profile was read. Raises ``db.Refused``."""
     with db.transact() as tx:
         tx.update(
             Doctor(*items.doctor_key(doctor.doctor_id)),
             [Doctor.version.set(int(doctor.version) + 1), Doctor.updated_at.set(now)],
-            condition=Doctor.version == int(doctor.version),
+            condition=unchanged(doctor),
             label=DOCTOR,
         )
         if exception is None:

@@ -160,7 +160,11 @@ def set_weekly(
             Doctor.updated_at.set(clock.now()),
         ]
         doctors.update_doctor(
-            doctor, actions, bump=True, notice=_conflict_notice(doctor_id, affected, "weekly hours")
+            doctor,
+            actions,
+            bump=True,
+            notice=_conflict_notice(doctor_id, affected, "weekly hours"),
+            hours=True,
         )
         return load(doctor_id), affected
 
