@@ -10,7 +10,9 @@ payments/s sustained on the local stack.
    against its own emulator.
 2. Sustained on the local stack (API, event runtime, Daraja simulator that answers the PIN
    prompt and calls back, RouterOS simulator): hotspot STK payments initiated at --rate per
-   second for --seconds; paid per second from the first push to the last payment paid.
+   second for --seconds over HTTP; paid per second from the first push to the last payment seen
+   paid. At full size the same run follows on the stack of the code before the change (started
+   from its archive in a subprocess); ``--smoke`` skips that second stack.
 
 Run: ``make bench`` (or ``python -m bench.payments --calls 20 --seconds 30 --rate 10``; ``--smoke``:
 a few payments, a 3 s run). Prints figures, asserts nothing.
@@ -28,8 +30,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -212,9 +215,13 @@ print("BASELINE " + json.dumps({phase: dict(calls) for phase, calls in found.ite
 """
 
 
-def baseline_calls(count: int, options: dict[str, Any], logs: Path) -> dict[str, Counter[str]] | None:
-    """The code before the change, counted by its own bench in a subprocess (``None`` if this
-    checkout has no such commit, e.g. a shallow clone)."""
+_TREE: list[Path] = []
+
+
+def _baseline_tree() -> Path | None:
+    """The code before the change, extracted once per run (``None`` in a clone without it)."""
+    if _TREE:
+        return _TREE[0]
     try:
         archive = subprocess.run(
             ["git", "archive", BASELINE], cwd=ROOT, capture_output=True, check=True, timeout=60
@@ -225,8 +232,22 @@ def baseline_calls(count: int, options: dict[str, Any], logs: Path) -> dict[str,
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tree, filter="data")
     (tree / ".cache").symlink_to(ROOT / ".cache")  # DynamoDB Local, as installed here
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    env = {k: v for k, v in env.items() if not k.startswith(("MUDA_", "AWS_"))}
+    _TREE.append(tree)
+    return tree
+
+
+def _baseline_env(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MUDA_", "AWS_"))}
+    return {**env, "PYTHONPATH": str(tree)}
+
+
+def baseline_calls(count: int, options: dict[str, Any], logs: Path) -> dict[str, Counter[str]] | None:
+    """The code before the change, counted by its own bench in a subprocess (``None`` if this
+    checkout has no such commit, e.g. a shallow clone)."""
+    tree = _baseline_tree()
+    if tree is None:
+        return None
+    env = _baseline_env(tree)
     done = subprocess.run(
         [sys.executable, "-c", DRIVER, str(count), str(logs), json.dumps(options)],
         cwd=tree,
@@ -240,6 +261,55 @@ def baseline_calls(count: int, options: dict[str, Any], logs: Path) -> dict[str,
         print(f"baseline run failed (exit {done.returncode}): {done.stderr[-800:]}")
         return None
     return {phase: Counter(calls) for phase, calls in json.loads(line[len("BASELINE ") :]).items()}
+
+
+STACK_DRIVER = """
+import json, sys
+from pathlib import Path
+from bench import hotspot
+from infra.local.stack import LocalStack, free_port
+options = json.loads(sys.argv[2])
+stack = LocalStack(free_port(), free_port(), env=hotspot.ENV, log_dir=Path(sys.argv[1]), **options)
+with stack:
+    from chalicelib.core.auth import dev_token
+    token = dev_token("bench-admin", ["admin"])
+    print("READY " + json.dumps({"api": stack.api_url, "env": stack.env, "token": token}), flush=True)
+    sys.stdin.readline()
+"""
+
+
+@contextmanager
+def _running(process: subprocess.Popen[str]) -> Iterator[tuple[str, dict[str, str], str]]:
+    try:
+        line = ""
+        while process.stdout and not line.startswith("READY "):
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the baseline stack did not start")
+        ready = json.loads(line[len("READY ") :])
+        yield ready["api"], ready["env"], ready["token"]
+    finally:
+        if process.stdin:
+            process.stdin.write("stop\n")
+            process.stdin.flush()
+        process.wait(timeout=120)
+
+
+def baseline_stack(options: dict[str, Any], logs: Path) -> Any:
+    """The local stack of the code before the change, in a subprocess (``None`` without it)."""
+    tree = _baseline_tree()
+    if tree is None:
+        return None
+    process = subprocess.Popen(
+        [sys.executable, "-c", STACK_DRIVER, str(logs), json.dumps(options)],
+        cwd=tree,
+        env=_baseline_env(tree),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    return _running(process)
 
 
 def report(
@@ -271,13 +341,14 @@ def report(
 # --- 2. sustained ---------------------------------------------------------------------------------
 
 
-def sustained(stack: LocalStack, seconds: float, rate: float) -> tuple[int, int, float]:
-    """Hotspot payments offered at ``rate``/s for ``seconds``; (offered, paid, paid per second)."""
-    from chalicelib.core.auth import dev_token
-    from chalicelib.payments.models import payments
+def sustained(
+    api: str, env: dict[str, str], token: str, seconds: float, rate: float
+) -> tuple[int, int, float]:
+    """Hotspot payments offered at ``rate``/s for ``seconds`` over HTTP only (so the same code
+    measures the stack before the change); (offered, paid, paid per second from the first push
+    to the last payment seen paid by its status poll). ``token``: an admin's, of that stack."""
 
-    env, api = stack.env, stack.api_url
-    admin = {"Authorization": f"Bearer {dev_token('bench-admin', ['admin'])}"}
+    admin = {"Authorization": f"Bearer {token}"}
     router = requests.post(
         f"{api}/admin/routers",
         headers=admin,
@@ -329,13 +400,14 @@ def sustained(stack: LocalStack, seconds: float, rate: float) -> tuple[int, int,
             n += 1
     deadline = time.time() + 60 + seconds
     settled: dict[str, float] = {}
+    session = requests.Session()
     while time.time() < deadline and len(settled) < len(ids):
         for payment_id in ids:
             if payment_id not in settled:
-                p = payments.by_id(payment_id)
-                if p is not None and p.status == "paid":
-                    settled[payment_id] = float(p.settled_at)
-        time.sleep(0.5)
+                status = session.get(f"{api}/payments/{payment_id}", timeout=30).json().get("status")
+                if status in ("paid", "provisioned", "provision_failed"):
+                    settled[payment_id] = time.time()
+        time.sleep(0.2)
     last = max(settled.values(), default=started)
     if errors:
         print(f"initiate errors: {dict(errors)}")
@@ -359,11 +431,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         stack = LocalStack(free_port(), free_port(), env=ENV, log_dir=logs / "stack", **stack_options(args))
         print(f"local stack; logs {logs}")
         with stack:
-            offered, paid, rate = sustained(stack, args.seconds, args.rate)
+            from chalicelib.core.auth import dev_token
+
+            token = dev_token("bench-admin", ["admin"])
+            offered, paid, rate = sustained(stack.api_url, stack.env, token, args.seconds, args.rate)
+        label = f"sustained {args.seconds:.0f} s at {args.rate}/s offered (hotspot STK)"
         figure(
-            f"sustained {args.seconds:.0f} s at {args.rate}/s offered (hotspot STK)",
-            f"{offered} payments, {paid} paid, {rate:.1f} paid/s from the first push to the last paid",
+            label, f"{offered} payments, {paid} paid, {rate:.1f} paid/s from the first push to the last paid"
         )
+        if not args.smoke:  # the stack before the change, same offer, same machine, same run
+            before = baseline_stack(stack_options(args), logs / "baseline-stack")
+            if before is not None:
+                with before as (api, env, token):
+                    offered, paid, old = sustained(api, env, token, args.seconds, args.rate)
+                figure(f"{label}, before", f"{offered} payments, {paid} paid, {old:.1f} paid/s")
+                ratio("paid/s sustained", rate, old, ("now", "before"))
 
 
 if __name__ == "__main__":
