@@ -30,7 +30,8 @@ PARALLEL = 2  # they wait on due timers, but their runtimes poll: more only queu
 # benches' code path is the same on both. One bench keeps the stack's default engine, so that
 # path is smoked too.
 DEFAULT_ENGINE = "routers"
-SLOWEST = ("hotspot", "payments", "waitroom", "consult")  # started first, so the short ones fill in beside them
+# Started first (slowest smoke runs, measured), so the short ones fill in beside them.
+SLOWEST = ("payments", "hotspot", "radius", "consult", "classes", "waitroom", "timers")
 TIMEOUT = 240  # a wedged bench fails here rather than hanging the suite (pytest-timeout: 300 s)
 
 
