@@ -169,6 +169,17 @@ def delete_if(item: MudaModel, condition: Any) -> bool:
     return True
 
 
+def updates(model: type[MudaModel], fields: dict[str, Any]) -> list[Any]:
+    """The update actions that give an item ``fields`` (``None`` removes an attribute)."""
+    return [getattr(model, k).remove() if v is None else getattr(model, k).set(v) for k, v in fields.items()]
+
+
+def apply(item: MudaModel, fields: dict[str, Any]) -> None:
+    """What ``updates(fields)`` wrote, on the item in hand (after a transaction commits)."""
+    for name, value in fields.items():
+        setattr(item, name, value)
+
+
 def claim_lease(item: MudaModel, claimed_at: Any, seconds: float, *, unless_done: Any = None) -> bool:
     """Claim the work ``item`` stands for, once: set ``claimed_at`` to now unless a live claim
     holds it (a claim older than ``seconds`` belongs to a worker that died, and is taken over) or

@@ -12,7 +12,6 @@ from chalicelib.hotspot.models.items import (
     RouterItem,
     package_key,
     router_key,
-    updates,
 )
 
 
@@ -42,7 +41,7 @@ def routers() -> list[RouterItem]:
 
 def update_router(router: RouterItem, fields: dict[str, Any]) -> bool:
     """Set ``fields`` on a router that still exists; ``False`` if it does not."""
-    actions = updates(RouterItem, {**fields, "updated_at": int(clock.now())})
+    actions = db.updates(RouterItem, {**fields, "updated_at": int(clock.now())})
     return db.update_if(router, actions, RouterItem.pk.exists())
 
 
@@ -70,5 +69,5 @@ def packages() -> list[PackageItem]:
 
 def update_package(package: PackageItem, fields: dict[str, Any]) -> bool:
     """Set (or, for ``None``, remove) ``fields`` on a package that still exists."""
-    actions = updates(PackageItem, {**fields, "updated_at": int(clock.now())})
+    actions = db.updates(PackageItem, {**fields, "updated_at": int(clock.now())})
     return db.update_if(package, actions, PackageItem.pk.exists())

@@ -75,17 +75,6 @@ def to_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def updates(model: type[MudaModel], fields: dict[str, Any]) -> list[Any]:
-    """The update actions that give an item ``fields`` (``None`` removes an attribute)."""
-    return [getattr(model, k).remove() if v is None else getattr(model, k).set(v) for k, v in fields.items()]
-
-
-def apply(item: MudaModel, fields: dict[str, Any]) -> None:
-    """What ``updates(fields)`` wrote, on the item in hand (after a transaction commits)."""
-    for name, value in fields.items():
-        setattr(item, name, value)
-
-
 class Gsi1(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "gsi1"

@@ -20,7 +20,6 @@ from chalicelib.hotspot.models.items import (
     expiry_until,
     package_key,
     subscription_key,
-    updates,
     user_key,
 )
 from chalicelib.payments.models.items import PaymentItem
@@ -149,7 +148,7 @@ def renew(
         & (SubscriptionItem.expires_at_ts == sub.expires_at_ts)
         & (SubscriptionItem.provision_version == purchase.version - 1)
     )
-    tx.update(sub, updates(SubscriptionItem, fields), condition, label="subscription")
+    tx.update(sub, db.updates(SubscriptionItem, fields), condition, label="subscription")
     return fields
 
 

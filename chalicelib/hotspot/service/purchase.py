@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.core import clock, db, timers
 from chalicelib.hotspot import logic, messages
 from chalicelib.hotspot.models import subscriptions
-from chalicelib.hotspot.models.items import SubscriptionItem, apply
+from chalicelib.hotspot.models.items import SubscriptionItem
 from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.payments import offers
 from chalicelib.payments.models.items import PaymentItem
@@ -78,7 +78,7 @@ class HotspotOffer:
         if new_user:
             subscriptions.add_user(tx, user)
         if purchase.renewal:
-            apply(sub, subscriptions.renew(tx, sub, payment, purchase, now))
+            db.apply(sub, subscriptions.renew(tx, sub, payment, purchase, now))
         else:
             subscriptions.start(tx, sub, current_id)
         timers.add(tx, EXPIRE, sub.subscription_id, purchase.term.expires_at, label="expiry")

@@ -14,12 +14,10 @@ from chalicelib.payments.models.items import (
     PaymentItem,
     account_index,
     alias_key,
-    apply,
     payment_key,
     phone_index,
     query_index,
     query_shard,
-    updates,
 )
 from chalicelib.payments.offers import Granted, Quote
 from chalicelib.payments.settings import payments_settings
@@ -144,7 +142,7 @@ def fail(
         **_settled(settlement, now),
     }
     condition = PaymentItem.status == logic.PENDING if outcome.reason == "no_result" else _settleable()
-    tx.update(payment, updates(PaymentItem, fields), condition, label="payment")
+    tx.update(payment, db.updates(PaymentItem, fields), condition, label="payment")
     return fields
 
 
@@ -164,7 +162,7 @@ def pay(
         "message": None,
         **_settled(settlement, now),
     }
-    tx.update(payment, updates(PaymentItem, fields), _settleable(), label="payment")
+    tx.update(payment, db.updates(PaymentItem, fields), _settleable(), label="payment")
     return fields
 
 
@@ -196,7 +194,7 @@ def next_query(payment: PaymentItem, n: int, at: float) -> bool:
     """Still processing after query ``n``: query ``n+1`` at ``at``; ``False`` if the payment moved."""
     fields = {"query_n": n + 1, "gsi1sk": query_index(at)}
     condition = (PaymentItem.status == logic.PENDING) & (PaymentItem.query_n == n)
-    if not db.update_if(payment, updates(PaymentItem, fields), condition):
+    if not db.update_if(payment, db.updates(PaymentItem, fields), condition):
         return False
-    apply(payment, fields)
+    db.apply(payment, fields)
     return True

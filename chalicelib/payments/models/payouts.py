@@ -13,7 +13,6 @@ from chalicelib.payments.models.items import (
     payout_key,
     payouts_index,
     query_index,
-    updates,
 )
 from chalicelib.payments.payees import Payee
 
@@ -76,7 +75,7 @@ def _unsettled() -> Any:
 
 def sent(payout: PayoutItem, conversation_id: str) -> bool:
     fields = {"status": SENT, "conversation_id": conversation_id, "sent_at": clock.now()}
-    return db.update_if(payout, updates(PayoutItem, fields), PayoutItem.status == REQUESTED)
+    return db.update_if(payout, db.updates(PayoutItem, fields), PayoutItem.status == REQUESTED)
 
 
 def paid(payout: PayoutItem, receipt: str | None, code: str, desc: str, by: str) -> bool:
@@ -85,7 +84,7 @@ def paid(payout: PayoutItem, receipt: str | None, code: str, desc: str, by: str)
 
     def write() -> None:
         with db.transact() as tx:
-            tx.update(payout, updates(PayoutItem, fields), _unsettled(), label="payout")
+            tx.update(payout, db.updates(PayoutItem, fields), _unsettled(), label="payout")
             tx.emit(payout.aggregate, payout.product, "PayoutPaid", {**_event(payout), "receipt": receipt})
 
     return db.applied(write, refused_by="payout")
@@ -97,7 +96,7 @@ def failed(payout: PayoutItem, payee: Payee, code: str, desc: str, by: str) -> b
 
     def write() -> None:
         with db.transact() as tx:
-            tx.update(payout, updates(PayoutItem, fields), _unsettled(), label="payout")
+            tx.update(payout, db.updates(PayoutItem, fields), _unsettled(), label="payout")
             payee.reverse(tx, payout.account, int(payout.debited), clock.now())
             event = {**_event(payout), "result_code": code, "result_desc": desc[:300]}
             tx.emit(payout.aggregate, payout.product, "PayoutFailed", event)

@@ -18,7 +18,7 @@ from chalicelib.core import clock, db, events
 from chalicelib.core.observability import MetricUnit, logger, metrics
 from chalicelib.payments import logic, offers
 from chalicelib.payments.models import payments, receipts
-from chalicelib.payments.models.items import PaymentItem, apply
+from chalicelib.payments.models.items import PaymentItem
 from chalicelib.payments.settings import payments_settings
 
 
@@ -103,7 +103,7 @@ def fail(payment: PaymentItem, outcome: logic.Outcome, settlement: logic.Settlem
 
     if not db.applied(write, refused_by="payment"):
         return False
-    apply(payment, fields)
+    db.apply(payment, fields)
     metrics.add_metric(name="PaymentsFailed", unit=MetricUnit.Count, value=1)
     return True
 
@@ -137,7 +137,7 @@ def _grant(payment: PaymentItem, settlement: logic.Settlement, fresh: bool) -> o
         # contention: read and plan again.
         logger.info("grant raced another write for the same buyer; retrying", extra={"why": refused.reasons})
         raise db.Refused(refused.reasons, conflict=True) from None
-    apply(payment, paid)
+    db.apply(payment, paid)
     return granted
 
 
