@@ -5,19 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chalicelib.classes import purchases
-from chalicelib.core.errors import MudaError, Unprocessable
+from chalicelib.core.errors import Unprocessable
 from chalicelib.core.http import Api, Call
 from chalicelib.core.schemas import RequestBody
-from chalicelib.integrations.mpesa import DarajaError
 from chalicelib.payments import logic
+from chalicelib.payments.answers import daraja_answers
 from chalicelib.payments.service import stk
 
 api = Api(__name__, tag="classes")
 STUDENT = ("student",)
-
-
-class BadGateway(MudaError):
-    status, code = 502, "mpesa_unavailable"
 
 
 class BundlePurchaseIn(RequestBody):
@@ -62,12 +58,8 @@ def buy_bundle(call: Call) -> BundlePurchaseOut:
         phone = logic.normalize_phone(body.phone_number)
     except logic.InvalidInput as error:
         raise Unprocessable(str(error), code="validation_error") from None
-    try:
+    with daraja_answers():
         payment = purchases.buy(body.bundle_id, call.user.sub, phone)
-    except DarajaError as error:
-        if error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 429):
-            raise Unprocessable(f"M-Pesa refused: {error.message}", code="mpesa_rejected") from None
-        raise BadGateway("M-Pesa is not answering right now; nothing was charged. Try again.") from None
     return _out(stk.view(payment))
 
 

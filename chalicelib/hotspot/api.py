@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.errors import MudaError, NotFound, Unprocessable
+from chalicelib.core.errors import NotFound, Unprocessable
 from chalicelib.core.http import Api, Call
 from chalicelib.hotspot import logic, service
 from chalicelib.hotspot.models.items import PackageItem, RouterItem
@@ -30,15 +30,11 @@ from chalicelib.hotspot.schemas import (
     RouterOut,
     RouterPatch,
 )
-from chalicelib.integrations.mpesa import DarajaError
+from chalicelib.payments.answers import daraja_answers
 
 api = Api(__name__, tag="hotspot")
 ADMIN = ("admin",)
 PORTAL = Path(__file__).parent / "portal"
-
-
-class BadGateway(MudaError):
-    status, code = 502, "mpesa_unavailable"
 
 
 def _router_out(item: RouterItem) -> RouterOut:
@@ -220,21 +216,16 @@ def initiate_payment(call: Call) -> PaymentAccepted:
     """Send the M-Pesa PIN prompt for a package; poll the status URL for the outcome."""
     body: InitiatePayment = call.body
     try:
-        payment = service.initiate(
-            package_id=body.package_id,
-            phone=body.phone_number,
-            mac=body.mac_address,
-            router_id=body.router_id,
-            ip=body.ip,
-        )
+        with daraja_answers():
+            payment = service.initiate(
+                package_id=body.package_id,
+                phone=body.phone_number,
+                mac=body.mac_address,
+                router_id=body.router_id,
+                ip=body.ip,
+            )
     except service.NotSellable as error:
         raise Unprocessable(str(error), code="package_not_available") from None
-    except DarajaError as error:
-        if error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 429):
-            raise Unprocessable(
-                f"M-Pesa refused the request: {error.message}", code="mpesa_rejected"
-            ) from None
-        raise BadGateway("M-Pesa is not answering right now; nothing was charged. Try again.") from None
     return PaymentAccepted(
         payment_id=payment.payment_id,
         status=payment.status,

@@ -12,19 +12,15 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.consult import purchases
-from chalicelib.core.errors import MudaError, Unprocessable
+from chalicelib.core.errors import Unprocessable
 from chalicelib.core.http import Api, Call
 from chalicelib.core.schemas import RequestBody
-from chalicelib.integrations.mpesa import DarajaError
 from chalicelib.payments import logic
+from chalicelib.payments.answers import daraja_answers
 from chalicelib.payments.service import stk
 
 api = Api(__name__, tag="consult")
 PATIENT = ("patient",)
-
-
-class BadGateway(MudaError):
-    status, code = 502, "mpesa_unavailable"
 
 
 class PurchaseIn(RequestBody):
@@ -88,14 +84,8 @@ def buy(call: Call) -> PurchaseOut:
         quote = purchases.quote_plan(body.plan_id, patient)
     else:
         quote = purchases.quote_top_up(body.kind or "", int(body.credits or 0), patient)
-    try:
+    with daraja_answers():
         payment = purchases.buy(quote, phone)
-    except DarajaError as error:
-        if error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 429):
-            raise Unprocessable(
-                f"M-Pesa refused the request: {error.message}", code="mpesa_rejected"
-            ) from None
-        raise BadGateway("M-Pesa is not answering right now; nothing was charged. Try again.") from None
     return _out(stk.view(payment))
 
 

@@ -50,6 +50,12 @@ class DarajaError(Exception):
         self.status = status
         self.retryable = retryable
 
+    @property
+    def refused(self) -> bool:
+        """Daraja refused the request itself (a 4xx other than auth and throttling): asking again
+        won't help, and nothing was taken."""
+        return self.status is not None and 400 <= self.status < 500 and self.status not in (401, 403, 429)
+
 
 @dataclass(frozen=True)
 class DarajaConfig:

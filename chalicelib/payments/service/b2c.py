@@ -64,10 +64,7 @@ def send(payout: PayoutItem) -> str:
             remarks=f"payout {payout.payout_id}",
         )
     except DarajaError as error:
-        refused = (
-            error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 429)
-        )
-        if refused:  # Daraja did not take it: nothing was paid
+        if error.refused:  # Daraja did not take it: nothing was paid
             payouts.failed(payout, payees.of(payout.product), error.code, error.message, "request")
             return "refused"
         logger.warning(
