@@ -47,10 +47,11 @@ run: $(STAMP) $(DDB_STAMP)
 run-fresh: $(STAMP) $(DDB_STAMP)
 	$(PY) -m infra.local.stack --fresh $(ARGS)
 
-## every test tier: unit, integration (moto), contract (DynamoDB Local), e2e (local stack), infra
+## every test tier: unit, integration (moto), contract (DynamoDB Local), e2e (local stack), infra;
+## the e2e tier runs beside the others (tests/tiers.py: its waits overlap their work)
 test: $(STAMP) $(DDB_STAMP) $(CHROMIUM) $(RADIUS)
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.tiers $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
