@@ -9,23 +9,14 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from typing import Any
 
 DEMO_PORT, DEMO_MANAGEMENT_PORT = 8010, 8011
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def start(stack: Any) -> None:
-    from infra.local.stack import wait_until
+    from infra.local.stack import accepts, wait_until
 
     port = stack.port(DEMO_PORT)
     management = stack.port(DEMO_MANAGEMENT_PORT)
@@ -41,7 +32,7 @@ def start(stack: Any) -> None:
 
     def up() -> bool:
         stack.check_alive("websocket")
-        return _accepts(port) and _accepts(management)
+        return accepts(port) and accepts(management)
 
     wait_until(up, "WebSocket gateway", 60)
 

@@ -14,7 +14,6 @@ router on 127.0.0.1:8728 for ``make run``, a free port for other stacks (the e2e
 from __future__ import annotations
 
 import secrets
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,16 +33,8 @@ def router_password() -> str:
     return PASSWORD_FILE.read_text().strip()
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def start(stack: Any) -> None:
-    from infra.local.stack import wait_until
+    from infra.local.stack import accepts, wait_until
 
     port = stack.port(DEMO_PORT)
     control = stack.port(DEMO_CONTROL_PORT)
@@ -55,7 +46,7 @@ def start(stack: Any) -> None:
 
     def up() -> bool:
         stack.check_alive("routeros")
-        return _accepts(port) and _accepts(control)
+        return accepts(port) and accepts(control)
 
     wait_until(up, "RouterOS simulator", 30)
     stack.env.update(

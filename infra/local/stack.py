@@ -91,6 +91,15 @@ def port_free(port: int) -> bool:
             return False
 
 
+def accepts(port: int) -> bool:
+    """Something accepts TCP connections on loopback ``port`` (a simulator or gateway is up)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _reachable(url: str) -> bool:
     try:
         requests.get(url, timeout=1)
