@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import logging
-import socket
 import tempfile
 import threading
 import time
@@ -34,7 +33,7 @@ from bench.common import bench_run, emulator, figure, latency, parse_args, quiet
 from chalicelib.core.auth import dev_token
 from chalicelib.core.aws import client
 from chalicelib.core.config import get_settings
-from infra.local.stack import free_port
+from infra.local.stack import accepts, free_port
 
 ENV = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 SMOKE = {"count": 5}
@@ -124,7 +123,7 @@ def gateway(port: int, management: int) -> Iterator[None]:
     )
     thread.start()
     deadline = time.monotonic() + 30
-    while not _accepts(port) or not _accepts(management):
+    while not accepts(port) or not accepts(management):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the WebSocket gateway did not start")
         time.sleep(0.05)
@@ -133,14 +132,6 @@ def gateway(port: int, management: int) -> Iterator[None]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(5)
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

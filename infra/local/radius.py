@@ -87,8 +87,7 @@ def provision() -> None:
 
 
 def start(stack: Any) -> None:
-    from infra.local.routers import _accepts
-    from infra.local.stack import wait_until
+    from infra.local.stack import accepts, wait_until
 
     conf = config()
     api, control, coa = stack.port(API_PORT), stack.port(CONTROL_PORT), udp_port(stack, COA_PORT)
@@ -113,7 +112,7 @@ def start(stack: Any) -> None:
 
     def up() -> bool:
         stack.check_alive("routeros-radius")
-        return _accepts(api) and _accepts(control)
+        return accepts(api) and accepts(control)
 
     stack.env.update(
         {

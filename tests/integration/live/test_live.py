@@ -26,7 +26,7 @@ from chalicelib.live import api as live_api
 from chalicelib.live import handlers, models, service
 from chalicelib.live.settings import LiveSettings
 from infra.local import websocket
-from infra.local.stack import free_port
+from infra.local.stack import accepts, free_port
 from tests.conftest import use_env
 from tests.support import queues
 from tests.support.polling import eventually
@@ -50,20 +50,10 @@ def gateway(aws: Any) -> Iterator[str]:
         thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
         thread.start()
         ready.wait(5)
-        eventually(lambda: _accepts(port), timeout=10, what="gateway up")
+        eventually(lambda: accepts(port), timeout=10, what="gateway up")
         yield f"ws://127.0.0.1:{port}"
         loop.call_soon_threadsafe(stop.set)  # type: ignore[union-attr]
         thread.join(5)
-
-
-def _accepts(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 ADMIN = "admin"  # feed()'s default: a fresh admin token
