@@ -58,8 +58,16 @@ def tool(name: str) -> str:
     return found
 
 
+# The console's live feed URL: the WebSocket API Chalice creates in the same stack (its
+# ``WebsocketConnectEndpointURL`` output), so a deploy needs no second pass to paste it in. Only the
+# API handler serves the console; the WebSocket handlers themselves must not reference their own
+# API (a cycle).
+LIVE_FEED_URL = {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+
+
 def merge_template() -> dict:
-    """``FunctionResponseTypes: [ReportBatchItemFailures]`` for every SQS handler of the app."""
+    """``FunctionResponseTypes: [ReportBatchItemFailures]`` for every SQS handler of the app, and the
+    console's live feed URL from the stack's own WebSocket API."""
     from chalice.app import SQSEventConfig
     from chalice.utils import to_cfn_resource_name
 
@@ -71,6 +79,8 @@ def merge_template() -> dict:
             function = to_cfn_resource_name(source.name)
             event = {"Properties": {"FunctionResponseTypes": [BATCH_FAILURES]}}
             resources[function] = {"Properties": {"Events": {f"{function}SqsEventSource": event}}}
+    variables = {"MUDA_LIVE_WEBSOCKET_URL": LIVE_FEED_URL}
+    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": variables}}}
     return {"Resources": resources}
 
 

@@ -331,3 +331,9 @@ def test_chalice_package_lints_clean_and_reports_batch_failures(tmp_path):
     assert {"TimersDue.TimersDueSqsEventSource", "DomainEvents.DomainEventsSqsEventSource"} <= set(sqs_events)
     for name, properties in sqs_events.items():
         assert properties.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], name
+    # And the console finds the live feed of its own stack, every other variable kept
+    variables = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["MUDA_LIVE_WEBSOCKET_URL"] == {
+        "Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
+    }
+    assert variables["MUDA_STAGE"] == "dev"
