@@ -16,7 +16,7 @@ from chalicelib.core.errors import Unprocessable
 from chalicelib.core.http import Api, Call
 from chalicelib.core.schemas import RequestBody
 from chalicelib.payments import logic
-from chalicelib.payments.answers import daraja_answers
+from chalicelib.payments.answers import PurchaseOut, daraja_answers, purchase_out
 from chalicelib.payments.service import stk
 
 api = Api(__name__, tag="consult")
@@ -38,29 +38,12 @@ class PurchaseIn(RequestBody):
         return self
 
 
-class PurchaseOut(BaseModel):
-    payment_id: str
-    status: str = Field(description="pending | paid | cancelled | failed")
-    offer_id: str
-    offer_name: str | None = None
-    amount: int
-    phone: str
-    reason: str | None = None
-    message: str | None = None
-    result_code: str | None = None
-    result_desc: str | None = None
-    receipt: str | None = None
-    created_at: float
-    settled_at: float | None = None
-    status_url: str
-
-
 class PurchaseList(BaseModel):
     purchases: list[PurchaseOut]
 
 
 def _out(view: dict) -> PurchaseOut:
-    return PurchaseOut(**view, status_url=f"/me/consult/purchases/{view['payment_id']}")
+    return purchase_out(view, "/me/consult/purchases")
 
 
 @api.route(
