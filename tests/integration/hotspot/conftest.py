@@ -20,6 +20,7 @@ from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.payments import daraja
 from infra.local.stack import free_port
 from tests.integration.conftest import bearer
+from tests.support.daraja import stk_failure, stk_success
 from tests.support.queues import drain, invoke, receive
 
 CALLBACK_TOKEN = "cb-token-for-tests-0123456789"
@@ -150,35 +151,7 @@ def success_callback(
     checkout: str, amount: float = 20.0, receipt: str = "NLJ7RT61SV", code: Any = 0
 ) -> dict[str, Any]:
     """Safaricom's documented success callback."""
-    return {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": "29115-34620561-1",
-                "CheckoutRequestID": checkout,
-                "ResultCode": code,
-                "ResultDesc": "The service request is processed successfully.",
-                "CallbackMetadata": {
-                    "Item": [
-                        {"Name": "Amount", "Value": amount},
-                        {"Name": "MpesaReceiptNumber", "Value": receipt or new_receipt()},
-                        {"Name": "Balance"},
-                        {"Name": "TransactionDate", "Value": 20191219102115},
-                        {"Name": "PhoneNumber", "Value": 254708374149},
-                    ]
-                },
-            }
-        }
-    }
+    return stk_success(checkout, amount, receipt or new_receipt(), code)
 
 
-def failure_callback(checkout: str, code: Any, desc: str) -> dict[str, Any]:
-    return {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": "29115-34620561-1",
-                "CheckoutRequestID": checkout,
-                "ResultCode": code,
-                "ResultDesc": desc,
-            }
-        }
-    }
+failure_callback = stk_failure

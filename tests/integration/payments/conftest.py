@@ -18,6 +18,7 @@ from chalicelib.core.config import get_settings, reset_settings
 from chalicelib.payments import daraja
 from chalicelib.payments.settings import payments_settings
 from infra.local.stack import free_port
+from tests.support.daraja import stk_failure, stk_success
 
 CALLBACK_TOKEN = "cb-token-for-payments-tests-0123"
 SECRET = {
@@ -66,37 +67,5 @@ def post(api: Client, path: str, body: Any, headers: dict[str, Any] | None = Non
     )
 
 
-def success_callback(checkout: str, amount: float, receipt: str) -> dict[str, Any]:
-    """Safaricom's documented success callback."""
-    return {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": "29115-34620561-1",
-                "CheckoutRequestID": checkout,
-                "ResultCode": 0,
-                "ResultDesc": "The service request is processed successfully.",
-                "CallbackMetadata": {
-                    "Item": [
-                        {"Name": "Amount", "Value": amount},
-                        {"Name": "MpesaReceiptNumber", "Value": receipt},
-                        {"Name": "Balance"},
-                        {"Name": "TransactionDate", "Value": 20191219102115},
-                        {"Name": "PhoneNumber", "Value": 254708374149},
-                    ]
-                },
-            }
-        }
-    }
-
-
-def failure_callback(checkout: str, code: Any, desc: str) -> dict[str, Any]:
-    return {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": "29115-34620561-1",
-                "CheckoutRequestID": checkout,
-                "ResultCode": code,
-                "ResultDesc": desc,
-            }
-        }
-    }
+success_callback = stk_success
+failure_callback = stk_failure

@@ -2,45 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from chalicelib.hotspot import logic
-
-# Safaricom's documented STK callback samples (Daraja docs, "M-Pesa Express" result payloads).
-SUCCESS = {
-    "Body": {
-        "stkCallback": {
-            "MerchantRequestID": "29115-34620561-1",
-            "CheckoutRequestID": "ws_CO_191220191020363925",
-            "ResultCode": 0,
-            "ResultDesc": "The service request is processed successfully.",
-            "CallbackMetadata": {
-                "Item": [
-                    {"Name": "Amount", "Value": 1.00},
-                    {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
-                    {"Name": "Balance"},
-                    {"Name": "TransactionDate", "Value": 20191219102115},
-                    {"Name": "PhoneNumber", "Value": 254708374149},
-                ]
-            },
-        }
-    }
-}
-
-
-def failure(code: Any, desc: str) -> dict[str, Any]:
-    return {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": "29115-34620561-1",
-                "CheckoutRequestID": "ws_CO_191220191020363925",
-                "ResultCode": code,
-                "ResultDesc": desc,
-            }
-        }
-    }
 
 
 def test_mac_addresses() -> None:
