@@ -9,6 +9,8 @@ one bound the README states: a lost timer message fires within the sweeper's gra
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,3 +90,36 @@ class Http:
 @pytest.fixture(scope="package")
 def admin(stack: LocalStack) -> Http:
     return Http(stack, "admin-1", "admin")
+
+
+# --- one headless Chromium for every browser test (the portal, the console, the waiting page) ------
+
+CHROMIUM = os.environ.get("MUDA_CHROMIUM", "/usr/bin/chromium")
+# No background networking: this machine's closed network refuses Chromium's own connections.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-renderer-backgrounding",  # 20 pages poll side by side: none may be throttled
+    "--disable-background-timer-throttling",
+    "--renderer-process-limit=4",  # 20 contexts share a few renderers: faster to open on 2 cores
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".cache" / "test-artifacts"
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    """Given Debian's Chromium driven by Playwright (launched once for the tier)."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()

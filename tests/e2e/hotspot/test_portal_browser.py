@@ -6,43 +6,18 @@ Screenshots of each step are kept under ``.cache/test-artifacts/hotspot/``."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.local.stack import LocalStack
+from tests.e2e.conftest import ARTIFACTS as E2E_ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("MUDA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / ".cache" / "test-artifacts" / "hotspot"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
+ARTIFACTS = E2E_ARTIFACTS / "hotspot"
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture

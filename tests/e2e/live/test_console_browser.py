@@ -6,11 +6,8 @@ Screenshots are kept under ``.cache/test-artifacts/console/``."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,28 +17,15 @@ from chalicelib.core.auth import dev_token
 from chalicelib.core.aws import client, queue_url
 from chalicelib.core.config import get_settings
 from infra.local.stack import LocalStack
+from tests.e2e.conftest import ARTIFACTS as E2E_ARTIFACTS
 from tests.e2e.conftest import WAIT
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("MUDA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parents[3] / ".cache" / "test-artifacts" / "console"
+ARTIFACTS = E2E_ARTIFACTS / "console"
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
 # Panels refresh once a minute here: what the tests see change comes from a click or the feed.
 REFRESH_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ organiser's checkout site is faked by routing its host inside the browser."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,33 +18,7 @@ from chalicelib.core.ids import new_id
 from infra.local.stack import LocalStack
 from tests.e2e.conftest import WAIT
 
-CHROMIUM = os.environ.get("MUDA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-renderer-backgrounding",  # 20 pages poll side by side: none may be throttled
-    "--disable-background-timer-throttling",
-    "--renderer-process-limit=4",  # 20 contexts share a few renderers: faster to open on 2 cores
-]
 SHOP = "https://shop.test/checkout"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @dataclass
