@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
 from chalicelib.core import clock, db, ids
@@ -145,34 +145,10 @@ def schedule(kind: str, key: str, due_at: datetime | float, payload: dict[str, A
     """
     if kind not in _handlers:
         raise ValueError(f"no handler registered for timer kind {kind!r}")
-    settings = get_settings()
-    due = round(_epoch(due_at), 3)
     now = clock.now()
-    tid = timer_id(kind, key)
-    via = "sqs" if due - now <= settings.timer_sqs_max_delay else "scheduler"
-    item = TimerItem(
-        id=tid,
-        kind=kind,
-        key=key,
-        due_at=due,
-        state=PENDING,
-        payload=payload or {},
-        via=via,
-        sweep_shard=_shard(tid),
-        sweep_at=due,
-        attempts=0,
-        created_at=now,
-    )
-    try:
-        item.save(
-            condition=TimerItem.id.does_not_exist()
-            | (TimerItem.due_at != due)
-            | (TimerItem.state == CANCELLED)
-        )
-    except PutError as error:
-        if db.condition_failed(error):
-            return False
-        raise
+    item = _pending(kind, key, due_at, payload, now)
+    if not db.put_if(item, _replaceable(item)):
+        return False
     _arm(item, now)
     return True
 
@@ -189,25 +165,36 @@ def add(
     caller's change does); ``arm`` it after the commit. Unarmed, the sweeper still fires it within
     its bound after due. (The kind's handler may live in a module this process has not loaded: a
     payment settled by the payments worker writes the hotspot's expiry.)"""
-    settings = get_settings()
+    item = _pending(kind, key, due_at, payload, clock.now())
+    tx.put(item, _replaceable(item), label=label)
+
+
+def _pending(
+    kind: str, key: str, due_at: datetime | float, payload: dict[str, Any] | None, now: float
+) -> TimerItem:
+    """A pending timer as ``schedule`` and ``add`` write it: SQS when due within its delay limit,
+    else Scheduler; the sweeper's shard and first look at ``due``."""
     due = round(_epoch(due_at), 3)
-    now = clock.now()
     tid = timer_id(kind, key)
-    item = TimerItem(
+    return TimerItem(
         id=tid,
         kind=kind,
         key=key,
         due_at=due,
         state=PENDING,
         payload=payload or {},
-        via="sqs" if due - now <= settings.timer_sqs_max_delay else "scheduler",
+        via="sqs" if due - now <= get_settings().timer_sqs_max_delay else "scheduler",
         sweep_shard=_shard(tid),
         sweep_at=due,
         attempts=0,
         created_at=now,
     )
-    condition = TimerItem.id.does_not_exist() | (TimerItem.due_at != due) | (TimerItem.state == CANCELLED)
-    tx.put(item, condition, label=label)
+
+
+def _replaceable(item: TimerItem) -> Any:
+    """Written unless the same timer is already pending at the same time (a no-op): a new time
+    moves it, a cancelled one is re-armed."""
+    return TimerItem.id.does_not_exist() | (TimerItem.due_at != item.due_at) | (TimerItem.state == CANCELLED)
 
 
 def arm(kind: str, key: str, due_at: datetime | float) -> None:
