@@ -13,9 +13,11 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 
 from infra.local.stack import LocalStack
 from tests.e2e.waitroom.conftest import Organiser, Shop
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 DEADLINE = 60.0  # bounds a failure's detection only (a shared 2-core machine), never a figure
@@ -49,7 +51,16 @@ def test_a_visitor_waits_keeps_the_place_over_a_reload_and_goes_to_checkout(
     and when the slot frees, they land on the organiser's checkout with a token that verifies
     with the published JWKS and names their place."""
     event_id = organiser.event(max_concurrent=1, shards=4)
-    first = organiser.post(f"/wait/{event_id}/join", admin=False).json()["state"]
+    visitor = organiser.post(f"/wait/{event_id}/join", admin=False).json()["visitor"]
+
+    def admitted() -> dict[str, Any] | None:
+        url = f"{stack.api_url}/wait/{event_id}/status"
+        state = requests.get(url, headers={"x-muda-visitor": visitor}, timeout=30).json()
+        return state if state["status"] == "admitted" else None
+
+    # Admitted at its join, or by the admission backstop a moment later (the join reads the event
+    # eventually consistent): either way the one slot is taken once this holds.
+    first = eventually(admitted, DEADLINE, 0.2, "the first visitor admitted")
     assert first["status"] == "admitted"
     shop = Shop()
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-KE")
