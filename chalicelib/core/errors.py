@@ -52,5 +52,15 @@ class Unprocessable(MudaError):
     status, code = 422, "validation_error"
 
 
+class TooManyRequests(MudaError):
+    """A rate limit is full; ``retry_after`` seconds until it is not (the ``Retry-After`` header)."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after))
+
+
 class Unavailable(MudaError):
     status, code = 503, "unavailable"

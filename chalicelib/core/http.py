@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.core.auth import Principal, authenticate
-from chalicelib.core.errors import BadRequest, MudaError, Unauthorized, Unprocessable
+from chalicelib.core.errors import BadRequest, MudaError, TooManyRequests, Unauthorized, Unprocessable
 from chalicelib.core.observability import logger
 
 JSON = "application/json"
@@ -102,7 +102,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: MudaError) -> Response:
-    return json_response(error.to_dict(), error.status)
+    response = json_response(error.to_dict(), error.status)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 # --- reading JSON -------------------------------------------------------------------------------

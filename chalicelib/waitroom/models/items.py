@@ -7,7 +7,7 @@ Keys (table ``muda-<stage>-waitroom``)::
     SHARD#<event>#n#<k>    COUNTER             shard k's ticket counter (normal lane; k < the event's shards)
     QUEUE#<event>#<lane>   <ticket, 12 digits> the place in line (shard 0, and the priority lane)
     QUEUE#<event>#n#<k>    <ticket, 12 digits> a place whose ticket shard k handed out (k >= 1)
-    RATE#<scope>#<key>     <window start>      a join rate-limit window (TTL)
+    RATE#<scope>#<key>     <window start>      a join rate-limit window (TTL; core.ratelimit)
     gsi1: EVENTS / <status>#<event>            events by status (the backstop finds the active ones)
     gsi2: CHECKOUT#<event> / <time key>#<ticket>  admitted sessions by checkout expiry (sparse)
 
@@ -50,10 +50,6 @@ def queue_pk(event_id: str, lane: Lane, shard: int = 0) -> str:
 
 def shard_key(event_id: str, shard: int) -> tuple[str, str]:
     return f"SHARD#{event_id}#n#{shard}", "COUNTER"
-
-
-def rate_key(scope: str, key: str, window_start: int) -> tuple[str, str]:
-    return f"RATE#{scope}#{key}", str(window_start)
 
 
 def ticket_key(ticket: int) -> str:

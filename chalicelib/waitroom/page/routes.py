@@ -10,13 +10,12 @@ from chalice import Response
 from pydantic import Field
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import MudaError
+from chalicelib.core.errors import MudaError, TooManyRequests
 from chalicelib.core.http import Api, Call, error_response, json_response
 from chalicelib.core.schemas import Query
 from chalicelib.waitroom import logic
 from chalicelib.waitroom.page import render, strings
 from chalicelib.waitroom.service import visitors
-from chalicelib.waitroom.service.visitors import TooManyJoins
 
 api = Api(__name__, tag="waitroom page")
 HTML = "text/html; charset=utf-8"
@@ -53,8 +52,6 @@ def _no_store(headers: dict[str, str] | None = None) -> dict[str, str]:
 def _refused(error: MudaError) -> Response:
     response = error_response(error)
     response.headers.update(_no_store())
-    if isinstance(error, TooManyJoins):
-        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -76,7 +73,7 @@ def waiting_page(call: Call, event_id: str) -> Response:
         if args.join:  # a browser without JavaScript joins here, then reloads the plain page
             try:
                 joined = visitors.join(event_id, visitor, call.source_ip)
-            except TooManyJoins as error:  # this page again, after Retry-After
+            except TooManyRequests as error:  # this page again, after Retry-After
                 busy = strings.STRINGS[lang]["busy"].format(s=error.retry_after)
                 page = render.page(
                     visitors.state(visit),

@@ -13,24 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from chalicelib.core import clock
-from chalicelib.core.errors import MudaError, NotFound
+from chalicelib.core import clock, ratelimit
+from chalicelib.core.errors import NotFound
 from chalicelib.waitroom import logic
-from chalicelib.waitroom.models import events, limits, sessions
-from chalicelib.waitroom.models.items import EventItem, SessionItem
+from chalicelib.waitroom.models import events, sessions
+from chalicelib.waitroom.models.items import EventItem, RateWindow, SessionItem
 from chalicelib.waitroom.service import line
 from chalicelib.waitroom.settings import settings
 
 VISITOR = re.compile(r"^[A-Za-z0-9_-]{22}$")
 PREFIX = "visitor:"
-
-
-class TooManyJoins(MudaError):
-    status, code = 429, "too_many_requests"
-
-    def __init__(self, retry_after: float, what: str) -> None:
-        super().__init__(f"too many joins from this {what}: try again in {int(retry_after)} s")
-        self.retry_after = int(retry_after)
 
 
 @dataclass
@@ -63,13 +55,10 @@ def join(event_id: str, visitor: str | None, ip: str | None) -> Visit:
     visitor = valid(visitor) or new_visitor()
     s = settings()
     now = clock.now()
-    checks = [("device", visitor, s.join_limit_per_device)]
+    checks = [("device", f"device#{visitor}", s.join_limit_per_device)]
     if ip:
-        checks.append(("ip", ip, s.join_limit_per_ip))
-    for scope, key, limit in checks:
-        wait = limits.take(scope, key, limit, s.join_limit_window_seconds, now)
-        if wait is not None:
-            raise TooManyJoins(wait, "device" if scope == "device" else "network address")
+        checks.append(("network address", f"ip#{ip}", s.join_limit_per_ip))
+    ratelimit.enforce(RateWindow, checks, s.join_limit_window_seconds, now, "joins")
     session, current = line.join(event_id, PREFIX + visitor)
     return Visit(current, session, visitor)
 
