@@ -55,6 +55,22 @@ def new_credentials(phone: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class Sale:
+    """What buys access, whatever paid for it: an M-Pesa payment (STK push or Paybill/Till) or a
+    voucher. The grant (``service.purchase.grant_access``) and the subscription it writes read
+    only this."""
+
+    buyer: str  # the paying phone (2547…), or ``voucher:<code>``: the CURRENT pointer's owner
+    router_id: str
+    package_id: str
+    package: dict[str, Any]  # the package as sold (``PackageItem.snapshot``)
+    source: str  # the payment id, or ``voucher:<code>`` (the subscription's ``last_payment_id``)
+    mac: str | None = None
+    ip: str | None = None
+    credentials: tuple[str, str] | None = None  # fixed username/password (a voucher's code)
+
+
+@dataclass(frozen=True)
 class Term:
     """A subscription's paid-for access after a purchase (new or renewed)."""
 

@@ -22,7 +22,6 @@ from chalicelib.hotspot.models.items import (
     subscription_key,
     user_key,
 )
-from chalicelib.payments.models.items import PaymentItem
 
 
 def buyer(
@@ -63,15 +62,16 @@ def get(subscription_id: str, consistent: bool = True) -> SubscriptionItem | Non
     return db.get_or_none(SubscriptionItem, *subscription_key(subscription_id), consistent=consistent)
 
 
-def new_user(payment: PaymentItem, now: float) -> UserItem:
-    """A phone's hotspot user on its first purchase (stable username, random password)."""
-    username, password = logic.new_credentials(payment.phone)
+def new_user(sale: logic.Sale, now: float) -> UserItem:
+    """A buyer's hotspot user on its first purchase (stable username, random password; a
+    voucher's are its code)."""
+    username, password = sale.credentials or logic.new_credentials(sale.buyer)
     return UserItem(
-        *user_key(payment.phone),
-        phone=payment.phone,
+        *user_key(sale.buyer),
+        phone=sale.buyer,
         username=username,
         password=password,
-        mac=(payment.context or {}).get("mac"),
+        mac=sale.mac,
         created_at=now,
     )
 
@@ -80,14 +80,14 @@ def add_user(tx: db.Tx, user: UserItem) -> None:
     tx.put(user, UserItem.pk.does_not_exist(), label="user")
 
 
-def new(payment: PaymentItem, user: UserItem, purchase: logic.Purchase, now: float) -> SubscriptionItem:
+def new(sale: logic.Sale, user: UserItem, purchase: logic.Purchase, now: float) -> SubscriptionItem:
     """The subscription a first purchase (or one after expiry) starts."""
     subscription_id = ids.new_id("sub_")
     return SubscriptionItem(
         *subscription_key(subscription_id),
         subscription_id=subscription_id,
-        phone=payment.phone,
-        router_id=payment.scope,
+        phone=sale.buyer,
+        router_id=sale.router_id,
         username=user.username,
         password=user.password,
         starts_at=purchase.term.starts_at,
@@ -95,7 +95,7 @@ def new(payment: PaymentItem, user: UserItem, purchase: logic.Purchase, now: flo
         created_at=now,
         gsi2pk=ACTIVE_SUBS,
         gsi2sk=expiry_index(purchase.term.expires_at, subscription_id),
-        **_bought(payment, purchase),
+        **_bought(sale, purchase),
     )
 
 
@@ -112,34 +112,34 @@ def start(tx: db.Tx, sub: SubscriptionItem, replaces: str | None) -> None:
     )
 
 
-def _bought(payment: PaymentItem, purchase: logic.Purchase) -> dict[str, Any]:
+def _bought(sale: logic.Sale, purchase: logic.Purchase) -> dict[str, Any]:
     """What a purchase sets on the subscription it starts or extends: the term, the package's
     terms, the buyer's device, and the provisioning version to command."""
-    term, pkg, context = purchase.term, payment.offer, payment.context or {}
+    term, pkg = purchase.term, sale.package
     return {
         "expires_at_ts": term.expires_at,
         "limit_uptime_seconds": term.limit_uptime_seconds,
         "limit_bytes_total": term.limit_bytes_total,
-        "package_id": payment.offer_id,
+        "package_id": sale.package_id,
         "rate_limit": pkg["rate_limit"],
         "shared_users": pkg["shared_users"],
-        "mac": context.get("mac"),
-        "ip": context.get("ip"),
+        "mac": sale.mac,
+        "ip": sale.ip,
         "provision_version": purchase.version,
         "provision_status": "pending",
         "provision_error": None,  # a new version starts with no failed try (the portal's "slow")
         "provision_attempts": None,
-        "last_payment_id": payment.payment_id,
+        "last_payment_id": sale.source,
     }
 
 
 def renew(
-    tx: db.Tx, sub: SubscriptionItem, payment: PaymentItem, purchase: logic.Purchase, now: float
+    tx: db.Tx, sub: SubscriptionItem, sale: logic.Sale, purchase: logic.Purchase, now: float
 ) -> dict[str, Any]:
     """Extend the active subscription as read (label ``subscription``): refused if it expired,
     was renewed or moved on since. Returns the fields written, to ``apply`` after the commit."""
     fields = {
-        **_bought(payment, purchase),
+        **_bought(sale, purchase),
         "updated_at": now,
         "gsi2sk": expiry_index(purchase.term.expires_at, sub.subscription_id),
     }

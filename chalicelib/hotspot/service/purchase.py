@@ -47,57 +47,87 @@ def quote(package_id: str, router_id: str, phone: str, mac: str | None, ip: str 
     )
 
 
+def grant_access(
+    tx: db.Tx, sale: logic.Sale, now: float, seen: tuple[bool, str | None] | None = None
+) -> offers.Granted:
+    """The access a sale buys, added to ``tx``: a new subscription (with the buyer's hotspot user
+    on a first purchase) or, while the buyer's subscription on this router is active, that one
+    extended; its expiry timer written in the same transaction (armed by ``send_followups``).
+
+    ``seen``: what the buyer had when the sale was quoted (``known_user``, current subscription
+    id), so a first purchase reads nothing; ``None`` reads it now. Stale either way, the
+    conditions refuse and the caller grants again with ``seen=None``."""
+    if seen is None:
+        user, current = subscriptions.buyer(sale.buyer, sale.router_id)[1:]
+        current_id = current.subscription_id if current else None
+    else:
+        known_user, current_id = seen
+        user = subscriptions.user(sale.buyer) if known_user else None
+    active = subscriptions.get(current_id) if current_id else None
+    if active is not None and not logic.still_active(active.status, float(active.expires_at_ts), now):
+        active = None
+    purchase = logic.plan_purchase(
+        now,
+        sale.package,
+        active.term if active else None,
+        int(active.provision_version or 0) if active else 0,
+    )
+    new_user = user is None
+    user = user or subscriptions.new_user(sale, now)
+    sub = active or subscriptions.new(sale, user, purchase, now)
+    if new_user:
+        subscriptions.add_user(tx, user)
+    if purchase.renewal:
+        db.apply(sub, subscriptions.renew(tx, sub, sale, purchase, now))
+    else:
+        subscriptions.start(tx, sub, current_id)
+    timers.add(tx, EXPIRE, sub.subscription_id, purchase.term.expires_at, label="expiry")
+    return offers.Granted(
+        grant_id=sub.subscription_id,
+        version=purchase.version,
+        fields={"renewal": purchase.renewal, "expires_at": purchase.term.expires_at},
+        handoff=sub,
+    )
+
+
+def send_followups(sub: SubscriptionItem, version: int, expires_at: float) -> None:
+    """After the grant's commit: the provisioning command of the version it wrote (an upsert, so
+    a repeat is harmless), and its expiry timer armed (unarmed, the sweeper still fires it)."""
+    messages.router_command(_command(sub, version))
+    timers.arm(EXPIRE, sub.subscription_id, expires_at)
+
+
+def sale_of(payment: PaymentItem) -> logic.Sale:
+    """A hotspot payment (STK push or Paybill/Till) as the sale it is."""
+    context = payment.context or {}
+    return logic.Sale(
+        buyer=payment.phone,
+        router_id=payment.scope or "",
+        package_id=payment.offer_id,
+        package=payment.offer,
+        source=payment.payment_id,
+        mac=context.get("mac"),
+        ip=context.get("ip"),
+    )
+
+
 class HotspotOffer:
     product = PRODUCT
 
     def grant(self, tx: db.Tx, payment: PaymentItem, now: float, fresh: bool) -> offers.Granted:
-        """The access it buys: a new subscription (with the buyer's hotspot user on a first
-        purchase) or, while the buyer's subscription on this router is active, that one extended;
-        its expiry timer written in the same transaction (armed by the follow-ups)."""
         context = payment.context or {}
-        router_id = payment.scope or ""
-        if fresh or context.get("known_user") is None:
-            user, current = subscriptions.buyer(payment.phone, router_id)[1:]
-            current_id = current.subscription_id if current else None
-        else:
-            user, current_id = None, context.get("current")
-            if context.get("known_user"):
-                user = subscriptions.user(payment.phone)
-        active = subscriptions.get(current_id) if current_id else None
-        if active is not None and not logic.still_active(active.status, float(active.expires_at_ts), now):
-            active = None
-        purchase = logic.plan_purchase(
-            now,
-            payment.offer,
-            active.term if active else None,
-            int(active.provision_version or 0) if active else 0,
-        )
-        new_user = user is None
-        user = user or subscriptions.new_user(payment, now)
-        sub = active or subscriptions.new(payment, user, purchase, now)
-        if new_user:
-            subscriptions.add_user(tx, user)
-        if purchase.renewal:
-            db.apply(sub, subscriptions.renew(tx, sub, payment, purchase, now))
-        else:
-            subscriptions.start(tx, sub, current_id)
-        timers.add(tx, EXPIRE, sub.subscription_id, purchase.term.expires_at, label="expiry")
-        return offers.Granted(
-            grant_id=sub.subscription_id,
-            version=purchase.version,
-            fields={"renewal": purchase.renewal, "expires_at": purchase.term.expires_at},
-            handoff=sub,
-        )
+        known = context.get("known_user")
+        seen = None if fresh or known is None else (bool(known), context.get("current"))
+        return grant_access(tx, sale_of(payment), now, seen)
 
     def followups(self, payment: PaymentItem, granted: offers.Granted | None) -> None:
         """The provisioning command of the version this payment bought, and its expiry armed."""
         sub = granted.handoff if granted else subscriptions.get(payment.grant_id or "")
         if sub is None:
             raise LookupError(f"paid payment {payment.payment_id} has no subscription")
-        version = int(payment.grant_version or sub.provision_version)
-        messages.router_command(_command(sub, version))
         grant = payment.grant or {}
-        timers.arm(EXPIRE, sub.subscription_id, float(grant.get("expires_at") or sub.expires_at_ts))
+        version = int(payment.grant_version or sub.provision_version)
+        send_followups(sub, version, float(grant.get("expires_at") or sub.expires_at_ts))
 
     def describe(self, payment: PaymentItem) -> dict[str, Any]:
         grant = payment.grant or {}
