@@ -8,7 +8,7 @@ DOMAIN = register(
         "hotspot",
         tables=("hotspot",),
         queues=("provisioning",),
-        modules=("chalicelib.hotspot.api", "chalicelib.hotspot.handlers"),
+        modules=("chalicelib.hotspot.api", "chalicelib.hotspot.vouchers.api", "chalicelib.hotspot.handlers"),
         cli=("chalicelib.hotspot.cli", "chalicelib.hotspot.routers_cli"),
         local=("infra.local.routers", "infra.local.hotspot"),
     )

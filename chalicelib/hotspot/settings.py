@@ -21,6 +21,12 @@ class HotspotSettings(BaseSettings):
     # A deprovision claimed this long ago and never sent is taken over by the next run (the
     # first worker died).
     followup_grace_seconds: float = Field(default=30, ge=0)
+    # The portal's guessable steps (a voucher code, a receipt + phone, a Paybill claim by phone),
+    # limited per device MAC and per source address in fixed windows; past them a 429 with
+    # Retry-After. Per address is generous: a hotspot's buyers reach Muda from one public IP.
+    attempts_per_mac: int = Field(default=5, ge=1)
+    attempts_per_ip: int = Field(default=60, ge=1)
+    attempts_window_seconds: float = Field(default=600, gt=0)
 
 
 def hotspot_settings() -> HotspotSettings:

@@ -9,6 +9,7 @@ One table (``muda-<stage>-hotspot``), items by ``pk``/``sk``:
 | hotspot user, one per phone | ``USER#<phone>`` / ``USER`` | |
 | current subscription of a phone on a router | ``CURRENT#<phone>#<router>`` / ``CURRENT`` | |
 | subscription (contract) | ``SUB#<id>`` / ``SUB`` | gsi2 ``SUBS#active`` / expiry (active only) |
+| rate-limit window (voucher guesses, reconnects) | ``RATE#<what>#<key>`` / window start | (TTL) |
 
 Payments (and their receipts and refused callbacks) are the payments domain's
 (``chalicelib/payments``); a hotspot payment names its package (``offer_id``), its router
@@ -172,6 +173,16 @@ class CurrentItem(MudaModel):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True, default="CURRENT")
     subscription_id = UnicodeAttribute()
+
+
+class RateWindow(MudaModel):
+    """Portal attempts counted in one fixed window for one MAC or address (``core.ratelimit``)."""
+
+    table = "hotspot"
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(default=0)
+    expires_at = NumberAttribute()  # TTL
 
 
 class SubscriptionItem(MudaModel):
