@@ -285,7 +285,7 @@
   submitter("reconnect-form", "reconnect", "reconnect-error", function () {
     var receipt = $("receipt").value.toUpperCase().replace(/[^0-9A-Z]/g, "");
     $("receipt").value = receipt;
-    if (!/^[0-9A-Z]{8,12}$/.test(receipt)) {
+    if (!/^[0-9A-Z]{8,20}$/.test(receipt)) {
       say("reconnect-error", "Type the 10-character code at the start of your M-Pesa SMS, like SGH3K7XJ2L.");
       return null;
     }
