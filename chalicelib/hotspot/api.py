@@ -14,22 +14,29 @@ from chalicelib.core.http import Api, Call
 from chalicelib.hotspot import logic, service
 from chalicelib.hotspot.models.items import PackageItem, RouterItem
 from chalicelib.hotspot.schemas import (
+    AccessView,
+    Claimed,
     InitiatePayment,
     PackageIn,
     PackageList,
     PackageOut,
     PackagePatch,
     PackageQuery,
+    Paybill,
+    PaybillClaim,
     PaymentAccepted,
     PaymentStatus,
     PortalPackage,
     PortalQuery,
     PortalRouter,
+    Reconnected,
+    ReconnectIn,
     RouterIn,
     RouterList,
     RouterOut,
     RouterPatch,
 )
+from chalicelib.hotspot.service import paybill, reconnect
 from chalicelib.payments.answers import daraja_answers
 
 api = Api(__name__, tag="hotspot")
@@ -180,10 +187,13 @@ def portal(call: Call) -> str:
 
 @api.route("/portal/routers/{router_id}/packages", response=PortalRouter, roles=None)
 def portal_packages(call: Call, router_id: str) -> PortalRouter:
-    """The active packages sold on a router, cheapest first."""
+    """The active packages sold on a router, cheapest first, with their Paybill account numbers."""
     router = service.router(router_id)
     if router is None:
         raise NotFound("unknown router")
+    sold = service.packages(router_id, active_only=True)
+    numbers = paybill.account_numbers(router_id, sold)
+    business = paybill.business()
     packages = [
         PortalPackage(
             package_id=p.package_id,
@@ -194,10 +204,75 @@ def portal_packages(call: Call, router_id: str) -> PortalRouter:
             limit_uptime_seconds=p.limit_uptime_seconds,
             limit_bytes_total=p.limit_bytes_total,
             rate_limit=p.rate_limit,
+            account_number=numbers.get(p.package_id),
         )
-        for p in service.packages(router_id, active_only=True)
+        for p in sold
     ]
-    return PortalRouter(router_id=router.router_id, name=router.name, packages=packages)
+    return PortalRouter(
+        router_id=router.router_id,
+        name=router.name,
+        packages=packages,
+        paybill=Paybill.model_validate(business) if business else None,
+    )
+
+
+def _status_url(subscription_id: str) -> str:
+    return f"/portal/access/{subscription_id}"
+
+
+@api.route("/portal/access/{subscription_id}", response=AccessView, roles=None)
+def portal_access(call: Call, subscription_id: str) -> AccessView:
+    """The access a subscription gives, however it was bought (the id is 80 random bits: its
+    holder sees the credentials, as with a payment id)."""
+    if not subscription_id.startswith("sub_") or len(subscription_id) > 64:
+        raise NotFound("no such access")
+    found = service.access_view(subscription_id)
+    if found is None:
+        raise NotFound("no such access")
+    return AccessView.model_validate(found)
+
+
+@api.route(
+    "/portal/paybill/claim", "POST", body=PaybillClaim, response=Claimed, roles=None, errors=(409, 429)
+)
+def paybill_claim(call: Call) -> Claimed:
+    """ "I paid by Paybill": the phone's Paybill payment for this router found and its access
+    bound to this device (a one-device access another device holds → 409 ``already_claimed``)."""
+    body: PaybillClaim = call.body
+    claimed = paybill.claim(
+        router_id=body.router_id,
+        package_id=body.package_id,
+        phone=body.phone_number,
+        mac=body.mac_address,
+        ip=body.ip,
+        source_ip=call.source_ip,
+    )
+    return Claimed(
+        subscription_id=claimed.subscription_id,
+        status_url=_status_url(claimed.subscription_id),
+        receipt=claimed.receipt,
+        message=claimed.message,
+    )
+
+
+@api.route("/portal/reconnect", "POST", body=ReconnectIn, response=Reconnected, roles=None, errors=(409, 429))
+def portal_reconnect(call: Call) -> Reconnected:
+    """ "I already paid": receipt code + paying phone → that access, on this device (moved from
+    the old one)."""
+    body: ReconnectIn = call.body
+    done = reconnect.reconnect(
+        receipt=body.receipt,
+        phone=body.phone_number,
+        router_id=body.router_id,
+        mac=body.mac_address,
+        ip=body.ip,
+        source_ip=call.source_ip,
+    )
+    return Reconnected(
+        subscription_id=done.subscription_id,
+        status_url=_status_url(done.subscription_id),
+        message=done.message,
+    )
 
 
 # --- payments (public) ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ commands and what the buyer is shown (a payment's rules are ``chalicelib.payment
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import string
@@ -152,9 +153,14 @@ def provision_command(
     now: float,
     mac: str | None,
     ip: str | None,
+    previous_mac: str | None = None,
 ) -> dict[str, Any]:
-    """The provisioning queue message (the contract with the router provisioner)."""
-    return {
+    """The provisioning queue message (the contract with the router provisioner).
+
+    ``previous_mac``: the access moved from that device (a reconnect of a one-device package):
+    the provisioner removes the user's sessions and cookies from any other MAC; the key is sent
+    only then (absent means none, as for commands from before it existed)."""
+    command = {
         "action": "provision",
         "subscription_id": subscription_id,
         "router_id": router_id,
@@ -173,6 +179,9 @@ def provision_command(
         "mac": mac,
         "ip": ip,
     }
+    if previous_mac is not None:
+        command["previous_mac"] = previous_mac
+    return command
 
 
 def deprovision_command(
@@ -203,3 +212,80 @@ def public_state(
     if provision_status == "deprovisioned":
         return "expired"
     return PAID
+
+
+# --- Paybill account numbers, receipts, and moving an access to another device --------------------
+
+# Typeable on a phone keypad menu and read aloud without doubt: no 0/O, 1/I (the vouchers' alphabet).
+ACCOUNT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+ACCOUNT_LENGTH = 6  # 32^6 ≈ 10^9 numbers: a random one is free at the first try
+ACCOUNT = re.compile(rf"^[{ACCOUNT_ALPHABET}]{{{ACCOUNT_LENGTH}}}$")
+RECEIPT = re.compile(r"^[A-Z0-9]{8,20}$")
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def new_account_number() -> str:
+    return "".join(secrets.choice(ACCOUNT_ALPHABET) for _ in range(ACCOUNT_LENGTH))
+
+
+def normalize_account(raw: str | None) -> str | None:
+    """What a payer typed as the Paybill account (any case, spaces or hyphens) → the number, or
+    ``None`` when it cannot be one of ours."""
+    text = re.sub(r"[\s\-]", "", raw or "").upper()
+    return text if ACCOUNT.match(text) else None
+
+
+def normalize_receipt(raw: str) -> str:
+    """An M-Pesa receipt (or C2B TransID) as typed from the SMS: any case, spaces dropped."""
+    text = re.sub(r"\s", "", raw or "").upper()
+    if not RECEIPT.match(text):
+        raise InvalidInput("receipt must be the M-Pesa code from the SMS, such as NLJ7RT61SV")
+    return text
+
+
+def phone_hash(phone: str) -> str:
+    """Safaricom's hashed MSISDN on some shortcodes' C2B callbacks: SHA-256 (hex) of 2547XXXXXXXX."""
+    return hashlib.sha256(phone.encode()).hexdigest()
+
+
+def payer_keys(phone: str) -> tuple[str, str]:
+    """What a payment of this (normalized) phone may carry as its payer: the number, or its hash."""
+    return phone, phone_hash(phone)
+
+
+def paid_by(payer: str, phone: str) -> bool:
+    """Whether a payment's payer (a number, or the hash Safaricom sent) is this phone."""
+    return payer in payer_keys(phone)
+
+
+@dataclass(frozen=True)
+class Move:
+    """What binding an access to a device does: nothing new (the same device: the command is sent
+    again), a first device (a Paybill payment came without one), or a move from another device
+    (``previous`` is the device whose session the provisioner removes, one-device packages only)."""
+
+    kind: str  # same | first | moved | shared
+    previous_mac: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.kind in ("first", "moved")
+
+
+class AlreadyClaimed(Exception):
+    """A one-device access already bound to another device (claim it with the receipt instead)."""
+
+
+def bind(current_mac: str | None, mac: str, shared_users: int, move: bool) -> Move:
+    """Binding an access to ``mac``: a claim (``move=False``) takes an unbound access, and a
+    shared one (more than one device) lets another device log in with its credentials; a
+    reconnect (``move=True``) moves it, removing the old device's session when one device only."""
+    if current_mac == mac:
+        return Move("same")
+    if current_mac is None:
+        return Move("first")
+    if move:
+        return Move("moved", current_mac if shared_users <= 1 else None)
+    if shared_users <= 1:
+        raise AlreadyClaimed(current_mac)
+    return Move("shared")

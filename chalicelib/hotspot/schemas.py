@@ -19,6 +19,10 @@ def _mac(value: str) -> str:
     return logic.normalize_mac(value)
 
 
+def _receipt(value: str) -> str:
+    return logic.normalize_receipt(value)
+
+
 def _ip(value: str) -> str:
     return str(ipaddress.IPv4Address(value.strip()))
 
@@ -32,6 +36,7 @@ def _rate(value: str) -> str:
 Phone = Annotated[str, AfterValidator(_phone)]
 Mac = Annotated[str, AfterValidator(_mac)]
 IPv4 = Annotated[str, AfterValidator(_ip)]
+Receipt = Annotated[str, Field(max_length=40), AfterValidator(_receipt)]
 RateLimit = Annotated[str, AfterValidator(_rate)]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -159,12 +164,23 @@ class PortalPackage(BaseModel):
     limit_uptime_seconds: int | None = None
     limit_bytes_total: int | None = None
     rate_limit: str | None = None
+    account_number: str | None = Field(
+        default=None, description="Paybill: the account number to type for this package on this router."
+    )
+
+
+class Paybill(BaseModel):
+    kind: Literal["paybill", "till"]
+    business_number: str
 
 
 class PortalRouter(BaseModel):
     router_id: str
     name: str
     packages: list[PortalPackage]
+    paybill: Paybill | None = Field(
+        default=None, description="Paying from the M-Pesa menu; null: not offered."
+    )
 
 
 # --- payments ------------------------------------------------------------------------------------
@@ -203,6 +219,50 @@ class PaymentStatus(BaseModel):
         default=None,
         description="state: waiting | setting_up | slow | online | failed | ended | none; message; attempts",
     )
+
+
+# --- the portal's access (Paybill claim, reconnect, the unified view) --------------------------------
+
+
+class PaybillClaim(RequestBody):
+    router_id: Id
+    package_id: Id | None = None
+    phone_number: Phone
+    mac_address: Mac
+    ip: IPv4 | None = None
+
+
+class Claimed(BaseModel):
+    subscription_id: str
+    status_url: str
+    receipt: str | None = None
+    message: str
+
+
+class ReconnectIn(RequestBody):
+    receipt: Receipt
+    phone_number: Phone
+    router_id: Id
+    mac_address: Mac
+    ip: IPv4 | None = None
+
+
+class Reconnected(BaseModel):
+    subscription_id: str
+    status_url: str
+    message: str
+
+
+class AccessView(BaseModel):
+    subscription_id: str
+    status: str = Field(description="paid | provisioned | provision_failed | expired")
+    access: dict[str, Any] = Field(description="state: setting_up | slow | online | failed | ended")
+    package: dict[str, Any]
+    username: str
+    password: str
+    login_url: str | None = None
+    expires_at: str
+    mac_address: str | None = None
 
 
 # --- query strings -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ Daraja, the callback and the STK query cadence are the payments domain's
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,13 @@ class HotspotSettings(BaseSettings):
     attempts_per_mac: int = Field(default=5, ge=1)
     attempts_per_ip: int = Field(default=60, ge=1)
     attempts_window_seconds: float = Field(default=600, gt=0)
+    # Paybill at the portal: the portal shows the business number and each package's account
+    # number (``off``: no Paybill step). The number defaults to the Daraja shortcode
+    # (``MUDA_PAYMENTS_DARAJA_SHORTCODE``), where C2B validation and confirmation arrive.
+    paybill_kind: Literal["paybill", "off"] = "paybill"
+    paybill_number: str | None = Field(default=None, max_length=12)
+    # How old a Paybill payment "I paid by Paybill" still finds by phone.
+    claim_window_seconds: float = Field(default=86400, gt=0)
 
 
 def hotspot_settings() -> HotspotSettings:

@@ -10,6 +10,8 @@ One table (``muda-<stage>-hotspot``), items by ``pk``/``sk``:
 | current subscription of a phone on a router | ``CURRENT#<phone>#<router>`` / ``CURRENT`` | |
 | subscription (contract) | ``SUB#<id>`` / ``SUB`` | gsi2 ``SUBS#active`` / expiry (active only) |
 | rate-limit window (voucher guesses, reconnects) | ``RATE#<what>#<key>`` / window start | (TTL) |
+| Paybill account number → router + package | ``PAYBILL#<number>`` / ``PAYBILL`` | |
+| router + package → its account number | ``PAYBILLOF#<router>#<package>`` / ``PAYBILL`` | |
 
 Payments (and their receipts and refused callbacks) are the payments domain's
 (``chalicelib/payments``); a hotspot payment names its package (``offer_id``), its router
@@ -60,6 +62,14 @@ def current_key(phone: str, router_id: str) -> Key:
 
 def subscription_key(subscription_id: str) -> Key:
     return f"SUB#{subscription_id}", "SUB"
+
+
+def paybill_key(number: str) -> Key:
+    return f"PAYBILL#{number}", "PAYBILL"
+
+
+def paybill_of_key(router_id: str, package_id: str) -> Key:
+    return f"PAYBILLOF#{router_id}#{package_id}", "PAYBILL"
 
 
 def expiry_index(expires_at: float, subscription_id: str) -> str:
@@ -183,6 +193,19 @@ class RateWindow(MudaModel):
     sk = UnicodeAttribute(range_key=True)
     count = NumberAttribute(default=0)
     expires_at = NumberAttribute()  # TTL
+
+
+class PaybillAccount(MudaModel):
+    """A Paybill account number of one router and package, stored both ways (by number: what a C2B
+    payment names; by router and package: what the portal shows), claimed once together."""
+
+    table = "hotspot"
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="PAYBILL")
+    account_number = UnicodeAttribute()
+    router_id = UnicodeAttribute()
+    package_id = UnicodeAttribute()
+    created_at = NumberAttribute()
 
 
 class SubscriptionItem(MudaModel):

@@ -152,6 +152,33 @@ def renew(
     return fields
 
 
+def rebind(sub: SubscriptionItem, mac: str, ip: str | None, now: float) -> bool:
+    """The access bound to another device (``mac``): its next provisioning version, pending,
+    conditioned on what was read (still active at that expiry, same version and device), so of
+    two concurrent binds one wins. ``False`` if refused; on success ``sub`` holds the new values."""
+    version = int(sub.provision_version or 0)
+    fields = {
+        "mac": mac,
+        "ip": ip,
+        "provision_version": version + 1,
+        "provision_status": "pending",
+        "provision_error": None,
+        "provision_attempts": None,
+        "updated_at": now,
+    }
+    device = SubscriptionItem.mac.does_not_exist() if sub.mac is None else SubscriptionItem.mac == sub.mac
+    condition = (
+        (SubscriptionItem.status == logic.ACTIVE)
+        & (SubscriptionItem.expires_at_ts == sub.expires_at_ts)
+        & (SubscriptionItem.provision_version == version)
+        & device
+    )
+    if not db.update_if(sub, db.updates(SubscriptionItem, fields), condition):
+        return False
+    db.apply(sub, fields)
+    return True
+
+
 def expire(sub: SubscriptionItem, event: dict[str, Any]) -> bool:
     """active → expired at its expiry (unless renewed meanwhile), the phone's pointer freed and
     ``SubscriptionExpired`` (``event``), in one transaction; ``False`` if refused."""

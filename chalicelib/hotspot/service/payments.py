@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.core import clock
 from chalicelib.hotspot import logic
 from chalicelib.hotspot.models import catalog, subscriptions
-from chalicelib.hotspot.models.items import to_int
+from chalicelib.hotspot.models.items import SubscriptionItem, to_int
 from chalicelib.hotspot.service import access
 from chalicelib.hotspot.service.purchase import PRODUCT, quote
 from chalicelib.payments.models import payments
@@ -46,9 +46,40 @@ def status(payment_id: str) -> dict[str, Any] | None:
         "reason": payment.reason,
         "message": payment.message,
         "receipt": payment.receipt,
-        "access": access.access(state, sub, payment.settled_at, clock.now()).public(),
     }
-    if sub and payment.status == logic.PAID:
+    out.update(_access(state, sub, payment.settled_at, credentials=payment.status == logic.PAID))
+    return out
+
+
+def access_view(subscription_id: str) -> dict[str, Any] | None:
+    """The access a subscription gives, whatever bought it (STK push, Paybill, a voucher, a
+    reconnect): what ``/portal/access/{id}`` shows its holder (the id is unguessable)."""
+    sub = subscriptions.get(subscription_id)
+    if sub is None:
+        return None
+    if sub.status == logic.EXPIRED:
+        state = "expired"  # ended, whether or not the router has been told yet
+    else:
+        version = to_int(sub.provision_version)
+        state = logic.public_state(logic.PAID, sub.provision_status, version, version)
+    package = catalog.get_package(sub.package_id)
+    since = sub.updated_at if sub.updated_at is not None else sub.created_at  # this version's start
+    return {
+        "subscription_id": sub.subscription_id,
+        "status": state,
+        "package": {"id": sub.package_id, "name": package.name if package else sub.package_id},
+        "mac_address": sub.mac,
+        **_access(state, sub, float(since), credentials=True),
+    }
+
+
+def _access(
+    state: str, sub: SubscriptionItem | None, since: float | None, credentials: bool
+) -> dict[str, Any]:
+    """The buyer's access (``service.access``) and, once paid, the credentials to log in with
+    and where: shared by a payment's status and a subscription's access view."""
+    out: dict[str, Any] = {"access": access.access(state, sub, since, clock.now()).public()}
+    if sub is not None and credentials:
         router = catalog.get_router(sub.router_id)
         out.update(
             username=sub.username,

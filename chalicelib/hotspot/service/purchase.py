@@ -10,11 +10,12 @@ settlement plans again from fresh reads.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.core import clock, db, timers
 from chalicelib.hotspot import logic, messages
-from chalicelib.hotspot.models import subscriptions
+from chalicelib.hotspot.models import accounts, subscriptions
 from chalicelib.hotspot.models.items import SubscriptionItem
 from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.payments import offers
@@ -93,7 +94,7 @@ def grant_access(
 def send_followups(sub: SubscriptionItem, version: int, expires_at: float) -> None:
     """After the grant's commit: the provisioning command of the version it wrote (an upsert, so
     a repeat is harmless), and its expiry timer armed (unarmed, the sweeper still fires it)."""
-    messages.router_command(_command(sub, version))
+    messages.router_command(command(sub, version))
     timers.arm(EXPIRE, sub.subscription_id, expires_at)
 
 
@@ -129,6 +130,23 @@ class HotspotOffer:
         version = int(payment.grant_version or sub.provision_version)
         send_followups(sub, version, float(grant.get("expires_at") or sub.expires_at_ts))
 
+    def account(self, reference: str, phone: str, amount: int) -> offers.Quote | None:
+        """Paybill: a router's and package's account number (``PortalRouter``'s
+        ``account_number``, any case) buys that package on that router for the paying phone,
+        at its price only (``WrongAmount`` otherwise). The access is bound to a device when the
+        buyer claims it at the portal (the payment comes without a MAC)."""
+        number = logic.normalize_account(reference)
+        found = accounts.find(number) if number else None
+        if found is None:
+            return None
+        try:
+            sold = quote(found.package_id, found.router_id, phone, None, None)
+        except offers.NotForSale:
+            return None  # the package stopped being sold there: an account nobody should pay
+        if amount != sold.price:
+            raise offers.WrongAmount(f"account {number} is KES {sold.price}, not {amount}")
+        return replace(sold, context={**sold.context, "paybill": number})
+
     def describe(self, payment: PaymentItem) -> dict[str, Any]:
         grant = payment.grant or {}
         detail: dict[str, Any] = {"router_id": payment.scope, "package_id": payment.offer_id}
@@ -141,7 +159,8 @@ class HotspotOffer:
         return detail
 
 
-def _command(sub: SubscriptionItem, version: int) -> dict[str, Any]:
+def command(sub: SubscriptionItem, version: int, previous_mac: str | None = None) -> dict[str, Any]:
+    """The provisioning command of a subscription as it is (``previous_mac``: moved from there)."""
     return logic.provision_command(
         subscription_id=sub.subscription_id,
         router_id=sub.router_id,
@@ -155,6 +174,7 @@ def _command(sub: SubscriptionItem, version: int) -> dict[str, Any]:
         now=clock.now(),
         mac=sub.mac,
         ip=sub.ip,
+        previous_mac=previous_mac,
     )
 
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,7 @@ from chalicelib.payments.service.stk import ACCEPTED, CallbackAnswer, check_sour
 from chalicelib.payments.settings import payments_settings
 
 HELD = "held"
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 UNMATCHED = "unmatched"  # the product of a held payment: no offer's
 
 
@@ -50,7 +52,7 @@ def match(paid: C2BPayment) -> tuple[str, offers.Quote]:
         if account is None:
             continue
         try:
-            quote = account(paid.reference, paid.phone, int(paid.amount))
+            quote = account(paid.reference, _phone(paid.phone), int(paid.amount))
         except offers.WrongAmount:
             raise Unmatched(codes.INVALID_AMOUNT, "amount_mismatch") from None
         if quote is not None:
@@ -151,10 +153,16 @@ def _create(
 
 
 def _phone(msisdn: str) -> str:
+    """The payer as Muda keys it: the number (``2547…``); Safaricom's SHA-256 hash of it (some
+    shortcodes' callbacks carry that instead), in full and lower case, so a buyer who types the
+    number is found by hashing it; anything else (a masked ``2547 ***** 126``) kept as given."""
     try:
         return logic.normalize_phone(msisdn)
     except logic.InvalidInput:
-        return msisdn[:20] or "unknown"  # masked or hashed by Safaricom: kept as given
+        text = msisdn.strip()
+        if SHA256.match(text):
+            return text.lower()
+        return text[:20] or "unknown"
 
 
 def held(limit: int = 100) -> list[PaymentItem]:
