@@ -156,7 +156,7 @@ def test_a_hashed_msisdn_is_found_by_the_phone_typed(api: Client, shop: dict) ->
 def test_a_claim_with_no_payment_is_404_then_rate_limited(api: Client, shop: dict) -> None:
     """Given a phone that paid nothing
     When one device claims 6 times within the window (5 allowed per device)
-    Then 5 × 404 payment_not_found (saying M-Pesa can take a minute), then 429 with Retry-After."""
+    Then 404 payment_not_found five times (saying M-Pesa can take a minute), then 429 with Retry-After."""
     mac, phone = new_mac(), new_phone()
     answers = [claim(api, shop, phone, mac) for _ in range(6)]
     assert [a.status_code for a in answers] == [404] * 5 + [429]

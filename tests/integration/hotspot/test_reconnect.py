@@ -1,0 +1,144 @@
+""" "I already paid" on in-process moto: the M-Pesa receipt code and the paying phone bring a paid
+access to a new device (the old one's session removed for a one-device package), and nothing
+else: guesses get one answer and are rate-limited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.test import Client
+
+from chalicelib.hotspot.models import subscriptions as subs
+from chalicelib.payments.models import payments
+from tests.integration.hotspot.conftest import (
+    CALLBACK_TOKEN,
+    new_phone,
+    new_receipt,
+    post,
+    router_commands,
+    run_payment_worker,
+    success_callback,
+)
+from tests.integration.hotspot.test_paybill import new_mac
+
+OLD_MAC = "AA:BB:CC:DD:EE:01"
+
+
+def buy(api: Client, shop: dict, phone: str) -> tuple[str, str]:
+    """An STK purchase from OLD_MAC, paid; returns (receipt, subscription id)."""
+    accepted = post(
+        api,
+        "/payments/initiate",
+        {
+            "package_id": shop["package"]["package_id"],
+            "phone_number": phone,
+            "mac_address": OLD_MAC,
+            "router_id": shop["router"]["router_id"],
+        },
+    ).json_body
+    payment = payments.by_id(accepted["payment_id"])
+    receipt = new_receipt()
+    post(
+        api,
+        f"/mpesa/callback/{CALLBACK_TOKEN}",
+        success_callback(payment.checkout_request_id, receipt=receipt),
+    )
+    run_payment_worker()
+    router_commands()
+    return receipt, payments.by_id(accepted["payment_id"]).grant_id
+
+
+def reconnect(api: Client, shop: dict, receipt: str, phone: str, mac: str, router: str | None = None) -> Any:
+    return post(
+        api,
+        "/portal/reconnect",
+        {
+            "receipt": receipt,
+            "phone_number": phone,
+            "router_id": router or shop["router"]["router_id"],
+            "mac_address": mac,
+            "ip": "10.5.50.99",
+        },
+    )
+
+
+def test_a_valid_receipt_on_a_new_device_moves_the_access(api: Client, shop: dict) -> None:
+    """Given a paid one-device access on OLD_MAC
+    When the buyer reconnects from a new device with the receipt (lower case, from the SMS) and
+    the paying phone, then again from that same device
+    Then the subscription's MAC is the new one at provision_version 2, the command carries
+    previous_mac = OLD_MAC; the repeat sends the same version's command again, without moving."""
+    phone = new_phone()
+    receipt, subscription_id = buy(api, shop, phone)
+    mac = new_mac()
+
+    response = reconnect(api, shop, f" {receipt.lower()} ", phone, mac)
+
+    assert response.status_code == 200, response.body
+    assert response.json_body["subscription_id"] == subscription_id
+    assert response.json_body["status_url"] == f"/portal/access/{subscription_id}"
+    sub = subs.get(subscription_id)
+    assert (sub.mac, int(sub.provision_version), sub.provision_status) == (mac, 2, "pending")
+    (command,) = router_commands()
+    assert (command["mac"], command["previous_mac"], command["version"]) == (mac, OLD_MAC, 2)
+    assert api.http.get(response.json_body["status_url"]).json_body["mac_address"] == mac
+
+    assert reconnect(api, shop, receipt, phone, mac).status_code == 200
+    (again,) = router_commands()
+    assert again["version"] == 2 and "previous_mac" not in again and again["mac"] == mac
+
+
+def test_a_guessed_receipt_or_wrong_phone_is_one_404_then_rate_limited(api: Client, shop: dict) -> None:
+    """Given a paid access
+    When a device tries a guessed receipt, then the right receipt with another phone, and keeps
+    guessing (5 tries per device per window)
+    Then the same 404 receipt_not_found for both (no oracle), then 429; the access did not move."""
+    phone = new_phone()
+    receipt, subscription_id = buy(api, shop, phone)
+    mac = new_mac()
+    guessed = reconnect(api, shop, new_receipt(), phone, mac)
+    wrong_phone = reconnect(api, shop, receipt, new_phone(), mac)
+    assert guessed.status_code == wrong_phone.status_code == 404
+    assert guessed.json_body == wrong_phone.json_body
+    assert guessed.json_body["error"]["code"] == "receipt_not_found"
+    more = [reconnect(api, shop, new_receipt(), phone, mac).status_code for _ in range(4)]
+    assert more == [404, 404, 404, 429]
+    assert subs.get(subscription_id).mac == OLD_MAC and router_commands() == []
+
+
+def test_an_expired_access_or_another_router_is_refused(api: Client, shop: dict, clock) -> None:
+    """Given a paid 1-hour access
+    When reconnected on another router's portal, then after the hour
+    Then 422 wrong_router, then 409 access_ended; nothing sent to any router."""
+    phone = new_phone()
+    receipt, _ = buy(api, shop, phone)
+    other = reconnect(api, shop, receipt, phone, new_mac(), router="rtr_someotherplace")
+    assert other.status_code == 422 and other.json_body["error"]["code"] == "wrong_router"
+    clock.advance(3601)
+    ended = reconnect(api, shop, receipt, phone, new_mac())
+    assert ended.status_code == 409 and ended.json_body["error"]["code"] == "access_ended"
+    assert router_commands() == []
+
+
+def test_bad_input_is_a_json_4xx(api: Client, shop: dict) -> None:
+    """Given the reconnect endpoint
+    When sent a malformed receipt, bad MAC, bad phone, a missing field or non-JSON
+    Then 4xx with {"error": {"code", "message"}}, never 500."""
+    good = {
+        "receipt": "NLJ7RT61SV",
+        "phone_number": "0712345678",
+        "router_id": shop["router"]["router_id"],
+        "mac_address": new_mac(),
+    }
+    bad = [
+        post(api, "/portal/reconnect", {**good, "receipt": "x'; drop"}),
+        post(api, "/portal/reconnect", {**good, "receipt": "A" * 500}),
+        post(api, "/portal/reconnect", {**good, "mac_address": "nope"}),
+        post(api, "/portal/reconnect", {**good, "phone_number": "12"}),
+        post(api, "/portal/reconnect", {"receipt": "NLJ7RT61SV"}),
+        post(api, "/portal/reconnect", [1, 2]),
+        api.http.post("/portal/reconnect", headers={"Content-Type": "application/json"}, body="{nope"),
+    ]
+    for response in bad:
+        assert 400 <= response.status_code < 500, response.body
+        assert set(response.json_body["error"]) >= {"code", "message"}
