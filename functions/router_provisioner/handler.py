@@ -5,8 +5,10 @@
   ``deprovision`` (remove user, MAC cookies, active sessions). A failed try is reported in
   ``batchItemFailures`` and comes back after the next backoff delay (visibility timeout); after
   the last try the subscription is ``provision_failed``, ``ProvisioningFailed`` is emitted and the
-  message meets the DLQ (``muda failed retry`` redrives it). Records of one router share one
-  API session; once a router cannot be reached, its other records in the batch fail at once.
+  message meets the DLQ (``muda failed retry`` redrives it). A ``Conflict`` (the router has the
+  operator's own user of that name) gives up at the first try, straight to the DLQ. Records of
+  one router share one API session; once a router cannot be reached, its other records in the
+  batch fail at once.
 - ``health_check``: every minute (EventBridge schedule), each router's API is tried;
   ``RouterOffline``/``RouterOnline`` are emitted only on a change.
 """
@@ -28,6 +30,7 @@ from .logic import (
     DEPROVISIONED,
     PROVISIONED,
     Command,
+    Conflict,
     InvalidCommand,
     NotReady,
     RouterLoginRefused,
@@ -216,6 +219,8 @@ def _run(store: Store, link: RouterLink, record: Record, command: Command) -> bo
     started = time.monotonic()
     try:
         outcome = _apply(store, link, command, record.attempt)
+    except Conflict as conflict:
+        return _conflict(store, link, record, command, conflict)
     except Exception as error:
         link.broken(error)
         _failed(store, link, record, command, error)
@@ -328,6 +333,46 @@ def _failed(store: Store, link: RouterLink, record: Record, command: Command, er
         store.retry_in(record.receipt_handle, 0)  # the queue's redrive policy moves it to the DLQ
     except Exception:  # bookkeeping must never hide the router's failure: the message still retries
         logger.exception("could not record the failed try")
+
+
+def _conflict(store: Store, link: RouterLink, record: Record, command: Command, conflict: Conflict) -> bool:
+    """The router has the operator's own row of that name: nothing was written, and no retry can
+    help until the operator renames or removes it. Give up now: ``provision_failed`` with the
+    reason, ``ProvisioningFailed`` with ``conflict: true``, and the command to the DLQ (not
+    deleted: ``muda failed list`` shows it with the reason, and once the operator has acted
+    ``muda failed retry`` redrives the very command). ``False`` when the bookkeeping failed:
+    the message comes back, meets the same conflict and tries again."""
+    router = link.router
+    why = reason(conflict, f"{router.name!r} {link.where}" if router else link.where)
+    _log(logging.ERROR, "provisioning conflict: router row left alone", reason=why, **command.ids())
+    try:
+        if store.mark_conflict(command, why, record.attempt):
+            _metrics({"ProvisioningFailed": "Count"}, ProvisioningFailed=1)  # the alarm's
+        current = store.subscription(command.subscription_id) or {}
+        if (
+            current.get("provision_event") == "ProvisioningFailed"
+            and int(current.get("provision_version", -1)) == command.version
+        ):  # owed by this try's transition, or by an earlier try that crashed before publishing
+            detail = {
+                "subscription_id": command.subscription_id,
+                "router_id": command.router_id,
+                "username": command.username,
+                "action": command.action,
+                "error": why,
+                "attempts": record.attempt,
+                "conflict": True,
+            }
+            store.publish("ProvisioningFailed", detail, owed_event_id(command, f"ProvisioningFailed {why}"))
+            store.event_published(command, "ProvisioningFailed")
+        dead_id = store.dead_letter(record.body)
+        summary = f"{command.action} {command.username} on {command.router_id}"
+        store.record_failure(dead_id, why, record.attempt, summary=summary)
+        if record.attempt > 1:  # its earlier failed tries leave the console's retries
+            store.record_success(record.message_id)
+    except Exception:
+        logger.exception("could not record the provisioning conflict")
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- health

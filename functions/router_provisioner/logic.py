@@ -17,6 +17,12 @@ RATE = re.compile(r"^[0-9]+[kKmMgG]?(/[0-9]+[kKmMgG]?)?$")
 IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
 ANY_MAC = "00:00:00:00:00:00"  # RouterOS: a hotspot user bound to no MAC
+# What marks Muda's rows on a router. A hotspot user is Muda's when its comment starts with
+# MUDA_TAG (``muda <subscription_id> until <iso>``); a profile is Muda's when its name starts with
+# PROFILE_PREFIX (``muda-<package>``): RouterOS profiles carry no comment. Anything else is the
+# operator's and is never set nor removed.
+MUDA_TAG = "muda "
+PROFILE_PREFIX = "muda-"
 
 # Subscription provision_status values (the contract with the payments side).
 PENDING, PROVISIONED, FAILED, DEPROVISIONED = "pending", "provisioned", "provision_failed", "deprovisioned"
@@ -32,6 +38,39 @@ class RouterLoginRefused(Exception):
 
 class NotReady(Exception):
     """The subscription is not (yet) as the command expects; retried like a router failure."""
+
+
+class Conflict(Exception):
+    """The router has a row of the command's name that Muda did not create (the operator's):
+    Muda leaves it as it is and gives up at once, since no retry can help until the operator acts."""
+
+    def __init__(self, kind: str, name: str, detail: str) -> None:
+        super().__init__(f"{kind} {name!r}: {detail}")
+        self.kind, self.name, self.detail = kind, name, detail
+
+    def describe(self, where: str) -> str:
+        """The operator-facing reason (``provision_error``, ``muda failed list``, the event)."""
+        return (
+            f"conflict: router {where} already has a hotspot {self.kind} {self.name!r} that Muda did "
+            f"not create ({self.detail}); Muda left it untouched and will not retry. Rename or remove "
+            f"it on the router, then retry the command (muda failed retry)"
+        )
+
+
+def owned_user(row: dict[str, Any]) -> bool:
+    """Whether a ``/ip/hotspot/user`` row is Muda's (its comment carries Muda's tag)."""
+    comment = row.get("comment")
+    return isinstance(comment, str) and comment.startswith(MUDA_TAG)
+
+
+def owned_profile(name: str) -> bool:
+    """Whether a profile name is Muda's to write (``muda-<package>``)."""
+    return name.startswith(PROFILE_PREFIX)
+
+
+def same_mac(a: Any, b: str | None) -> bool:
+    """MACs compared as RouterOS may print them (case, ``-`` or ``:``)."""
+    return b is not None and str(a or "").upper().replace("-", ":") == b
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,7 @@ class Command:
     comment: str | None = None
     mac: str | None = None
     ip: str | None = None
+    previous_mac: str | None = None  # the access moved from that device: end its session
 
     def user_attributes(self) -> dict[str, str]:
         """The ``/ip/hotspot/user`` attributes of a provision. Absent limits are written as 0
@@ -78,9 +118,29 @@ class Command:
             "limit-uptime": self.limit_uptime or "0s",
             "limit-bytes-total": str(self.limit_bytes_total or 0),
             "mac-address": self.mac or ANY_MAC,
-            "comment": self.comment or f"muda {self.subscription_id}",
+            "comment": self.user_comment,
             "disabled": "no",
         }
+
+    @property
+    def user_comment(self) -> str:
+        """The user's comment, always with Muda's tag: without it, Muda would later take its own
+        user for the operator's."""
+        if self.comment and self.comment.startswith(MUDA_TAG):
+            return self.comment
+        return f"{MUDA_TAG}{self.subscription_id}" + (f" {self.comment}" if self.comment else "")
+
+    @property
+    def moves(self) -> bool:
+        """Whether the access moved from another device whose session must end."""
+        return self.action == "provision" and bool(self.previous_mac) and self.previous_mac != self.mac
+
+    def stale_device(self, row: dict[str, Any]) -> bool:
+        """An ``/ip/hotspot/active`` or ``/cookie`` row of the user that the move ends: any device
+        but the command's (or, without a MAC in the command, the previous device only)."""
+        if self.mac:
+            return not same_mac(row.get("mac-address"), self.mac)
+        return same_mac(row.get("mac-address"), self.previous_mac)
 
     @property
     def logs_in(self) -> bool:
@@ -124,6 +184,15 @@ def _whole(value: Any, key: str, minimum: int) -> int:
     return int(value)
 
 
+def _mac(body: dict[str, Any], key: str) -> str | None:
+    mac = _text(body, key, required=False)
+    if mac is not None:
+        mac = mac.upper()
+        if not MAC.match(mac):
+            raise InvalidCommand(f"{key} {mac!r} is not like AA:BB:CC:DD:EE:FF")
+    return mac
+
+
 def _duration(body: dict[str, Any], key: str) -> str | None:
     value = _text(body, key, required=False)
     if value is not None and (not DURATION.match(value) or value == ""):
@@ -143,11 +212,7 @@ def parse_command(raw: str) -> Command:
     if action not in ("provision", "deprovision", "disconnect"):
         raise InvalidCommand(f"action must be provision, deprovision or disconnect, not {action!r}")
     version = _whole(body.get("version"), "version", minimum=0)
-    mac = _text(body, "mac", required=False)
-    if mac is not None:
-        mac = mac.upper()
-        if not MAC.match(mac):
-            raise InvalidCommand(f"mac {mac!r} is not like AA:BB:CC:DD:EE:FF")
+    mac = _mac(body, "mac")
     common = {
         "action": action,
         "subscription_id": _text(body, "subscription_id"),
@@ -181,6 +246,7 @@ def parse_command(raw: str) -> Command:
         limit_bytes_total=limit_bytes,
         comment=_text(body, "comment", required=False),
         ip=ip,
+        previous_mac=_mac(body, "previous_mac"),
     )
 
 
@@ -202,6 +268,8 @@ def is_superseded(command: Command, subscription: dict[str, Any]) -> bool:
 
 def reason(error: BaseException, where: str) -> str:
     """A clear, recorded reason for a failed try (shown in the subscription and `muda failed`)."""
+    if isinstance(error, Conflict):
+        return error.describe(where)
     if isinstance(error, RouterLoginRefused):
         return f"login refused by router {where}: {error} (check the API user, its secret, its api policy)"
     if isinstance(error, ConnectionRefusedError):

@@ -4,7 +4,8 @@ router's UDP 3799 (``/radius incoming set accept=yes``), signed with the router'
 from Secrets Manager, through ``pyrad``.
 
 - ``provision``: nothing to push; the subscription is marked provisioned (the login is authorised
-  by RADIUS from now on);
+  by RADIUS from now on). When the access moved to a new device (``previous_mac``), first a
+  Disconnect-Request for the user's session on the old device (User-Name + Calling-Station-Id);
 - ``deprovision`` (the subscription expired): Disconnect-Request, then deprovisioned;
 - ``disconnect`` (its data ran out; the subscription stays active for a renewal): Disconnect-Request.
 
@@ -142,14 +143,29 @@ def apply(store: Any, router: Any, command: Command, attempt: int) -> tuple[str,
     """A command for a RADIUS-mode router: ``(outcome, won)``; ``won`` when this try made the
     subscription's transition (its event is then owed, as for an API push)."""
     if command.action == "provision":
-        return "radius: authorised at login, nothing pushed", store.mark_provisioned(command, attempt)
+        outcome = "radius: authorised at login, nothing pushed"
+        if command.moves:  # the access moved: the old device's session ends now
+            answer = _disconnect(store, router, command, command.previous_mac)
+            outcome += f"; old device {command.previous_mac} disconnect {answer.result}"
+        return outcome, store.mark_provisioned(command, attempt)
+    # by name only: the device the portal saw may not be the one online
+    answer = _disconnect(store, router, command, None)
+    if command.action == "deprovision":
+        return f"disconnect {answer.result}", store.mark_deprovisioned(command, attempt)
+    return f"disconnect {answer.result}", False
+
+
+def _disconnect(store: Any, router: Any, command: Command, mac: str | None) -> Answer:
+    """One Disconnect-Request for the command's user (on ``mac`` only, when given: its
+    Calling-Station-Id), its answer recorded on the subscription and logged."""
     if not router.radius_secret:
         raise NoAnswer(f"router {router.router_id} has no RADIUS secret registered")
     answer = disconnect(
         router.host,
         int(router.coa_port or DEFAULT_PORT),
         _secret(store, router.radius_secret),
-        command.username,  # by name only: the device the portal saw may not be the one online
+        command.username,
+        mac=mac,
         timeout=float(os.environ.get("MUDA_ROUTERS_RADIUS_TIMEOUT_SECONDS", 2)),
         tries=int(os.environ.get("MUDA_ROUTERS_RADIUS_TRIES", 3)),
     )
@@ -159,8 +175,6 @@ def apply(store: Any, router: Any, command: Command, attempt: int) -> tuple[str,
         level,
         "disconnect-request answered %s",
         answer.result,
-        extra={"subscription_id": command.subscription_id, "error_cause": answer.error_cause},
+        extra={"subscription_id": command.subscription_id, "error_cause": answer.error_cause, "mac": mac},
     )
-    if command.action == "deprovision":
-        return f"disconnect {answer.result}", store.mark_deprovisioned(command, attempt)
-    return f"disconnect {answer.result}", False
+    return answer

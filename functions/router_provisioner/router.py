@@ -2,13 +2,16 @@
 
 Every change is an upsert or a remove of what is found by name (``print ?name=`` first): a
 command that runs twice leaves the router as one run would. ``.id``s are looked up, never
-stored (they change when a router reboots).
+stored (they change when a router reboots). Only Muda's rows are written or removed: users whose
+comment starts with ``muda `` and profiles named ``muda-…`` (``logic.owned_user``/``owned_profile``);
+the operator's own rows of the same name raise ``Conflict`` instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +19,7 @@ import librouteros
 from librouteros.exceptions import TrapError
 from librouteros.query import Key
 
-from .logic import Command, Profile, RouterLoginRefused
+from .logic import PROFILE_PREFIX, Command, Conflict, Profile, RouterLoginRefused, owned_profile, owned_user
 
 API_SSL_PORT = 8729
 USERS = ("ip", "hotspot", "user")
@@ -121,14 +124,26 @@ class Session:
 
     # --- the hotspot's objects ---
 
-    def upsert(self, path: tuple[str, ...], name: str, attrs: dict[str, str]) -> str:
+    def upsert(
+        self,
+        path: tuple[str, ...],
+        name: str,
+        attrs: dict[str, str],
+        owned: Callable[[dict[str, Any]], bool] = lambda row: True,
+        found: list[dict[str, Any]] | None = None,
+    ) -> str:
         """Make the row named ``name`` carry ``attrs``: ``set`` when it exists (only if anything
-        differs), else ``add``; an ``add`` that loses a race to a twin becomes a ``set``."""
+        differs), else ``add``; an ``add`` that loses a race to a twin becomes a ``set`` — unless
+        the row found is not ``owned`` (the operator's): then ``Conflict``, and nothing is written.
+        ``found``: the row(s) a caller has just printed (saves a round trip)."""
         keys = (".id", *attrs)
         for _ in range(2):
-            found = self.find(path, Key("name") == name, keys=keys)
+            if found is None:
+                found = self.find(path, Key("name") == name, keys=keys)
             if found:
                 row = found[0]
+                if not owned(row):
+                    raise _not_ours(name, row)
                 if any(_text(row.get(k)) != v for k, v in attrs.items()):
                     self.set(path, str(row[".id"]), **attrs)
                 return "updated"
@@ -138,18 +153,32 @@ class Session:
             except TrapError as error:
                 if "already have" not in str(error):
                     raise
+                found = None  # a twin was added meanwhile: look at it (it may be the operator's)
         raise RuntimeError(f"{'/'.join(path)} {name!r} neither found nor added")
 
     def ensure_profile(self, profile: Profile) -> str:
+        """Upsert the package's profile; only ``muda-…`` names are written (a profile has no
+        comment to tag: the name is Muda's mark), never ``default`` or the operator's."""
+        if not owned_profile(profile.name):
+            raise Conflict(
+                "user profile", profile.name, f"Muda writes only profiles named '{PROFILE_PREFIX}<package>'"
+            )
         return self.upsert(PROFILES, profile.name, profile.attributes())
 
-    def provision(self, command: Command) -> dict[str, str]:
-        """Profile, then user; then, when the portal gave the device's IP and MAC, log it in. A
-        refused login is reported, not raised: the user exists and the portal's auto-login form
-        logs the device in anyway."""
+    def provision(self, command: Command) -> dict[str, Any]:
+        """The user is looked up first: when it is the operator's, ``Conflict`` before anything is
+        written. Then profile, user, the moved-from device's sessions and cookies, and, when the
+        portal gave the device's IP and MAC, its login. A refused login is reported, not raised:
+        the user exists and the portal's auto-login form logs the device in anyway."""
         assert command.profile is not None
-        outcome = {"profile": self.ensure_profile(command.profile)}
-        outcome["user"] = self.upsert(USERS, command.username, command.user_attributes())
+        attrs = command.user_attributes()
+        user = self.find(USERS, Key("name") == command.username, keys=(".id", *attrs))
+        if user and not owned_user(user[0]):
+            raise _not_ours(command.username, user[0])
+        outcome: dict[str, Any] = {"profile": self.ensure_profile(command.profile)}
+        outcome["user"] = self.upsert(USERS, command.username, attrs, owned_user, user)
+        if command.moves:  # before the login: with one shared user, the old session would block it
+            outcome["moved_from"] = self.log_out_devices(command.username, command.stale_device)
         if command.logs_in:
             try:
                 self.call(
@@ -164,30 +193,65 @@ class Session:
                 outcome["login"] = f"refused: {error}"
         return outcome
 
-    def deprovision(self, username: str) -> dict[str, int]:
+    def log_out_devices(self, username: str, stale: Callable[[dict[str, Any]], bool]) -> dict[str, int]:
+        """Remove the user's MAC cookies, then its active sessions, of the devices ``stale``
+        picks (cookies first, or a kicked device logs straight back in by its cookie)."""
+        return {
+            "cookies": self._remove_where(COOKIES, "user", username, stale),
+            "active": self._remove_where(ACTIVE, "user", username, stale),
+        }
+
+    def deprovision(self, username: str) -> dict[str, Any]:
         """Remove the user, then its MAC cookies (or the device logs straight back in), then kick
-        its active sessions; a row another run removed meanwhile is not an error."""
-        removed: dict[str, int] = {}
-        for label, path, key in (
-            ("users", USERS, "name"),
-            ("cookies", COOKIES, "user"),
-            ("active", ACTIVE, "user"),
-        ):
-            for _ in range(2):
-                ids = [str(r[".id"]) for r in self.find(path, Key(key) == username, keys=(".id",))]
-                try:
-                    self.remove(path, ids)
-                except TrapError as error:
-                    if "no such item" not in str(error):
-                        raise
-                    continue
-                removed[label] = len(ids)
-                break
-        return removed
+        its active sessions; a row another run removed meanwhile is not an error. A user of that
+        name that is the operator's is left alone, with its cookies and sessions."""
+        users = self.find(USERS, Key("name") == username, keys=(".id", "comment"))
+        if any(not owned_user(row) for row in users):
+            return {"left_alone": "the operator's user (not Muda's comment)"}
+        return {
+            "users": self._remove_where(USERS, "name", username, owned_user, users),
+            "cookies": self._remove_where(COOKIES, "user", username),
+            "active": self._remove_where(ACTIVE, "user", username),
+        }
+
+    def _remove_where(
+        self,
+        path: tuple[str, ...],
+        key: str,
+        value: str,
+        keep: Callable[[dict[str, Any]], bool] = lambda row: True,
+        found: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Remove the rows whose ``key`` is ``value`` and that ``keep`` picks; how many went. A
+        row removed by another run meanwhile (``no such item``) means: look again, once."""
+        for _ in range(2):
+            if found is None:
+                found = self.find(
+                    path, Key(key) == value, keys=(".id", "comment" if path == USERS else "mac-address")
+                )
+            ids = [str(r[".id"]) for r in found if keep(r)]
+            try:
+                self.remove(path, ids)
+            except TrapError as error:
+                if "no such item" not in str(error):
+                    raise
+                found = None
+                continue
+            return len(ids)
+        return 0
 
     def health(self) -> dict[str, Any]:
         [resource] = self.call("/system/resource/print")
         return {"version": str(resource.get("version", "")), "uptime": str(resource.get("uptime", ""))}
+
+
+def _not_ours(name: str, row: dict[str, Any]) -> Conflict:
+    """The conflict a hotspot user of the command's name that is the operator's raises."""
+    comment = _text(row.get("comment"))
+    comment = comment if len(comment) <= 60 else comment[:59] + "…"
+    return Conflict(
+        "user", name, f"its comment is {comment!r}, not Muda's 'muda …'" if comment else "it has no comment"
+    )
 
 
 def _text(value: Any) -> str:

@@ -176,10 +176,16 @@ class Store:
     # --- conditional transitions of the subscription (version-guarded) ---
 
     def _transition(
-        self, command: Command, expected: tuple[str, ...], updates: str, values: dict[str, Any]
+        self,
+        command: Command,
+        expected: tuple[str, ...],
+        updates: str,
+        values: dict[str, Any],
+        also: str = "",
     ) -> bool:
         """Apply ``updates`` only if the subscription is still at the command's version and in
-        one of ``expected``; ``False`` when a newer command or another run got there first."""
+        one of ``expected`` (and ``also`` holds); ``False`` when a newer command or another run
+        got there first."""
         placeholders = []
         for i, status in enumerate(expected):
             values[f":e{i}"] = status
@@ -189,6 +195,7 @@ class Store:
             UpdateExpression=updates,
             ConditionExpression=(
                 f"attribute_exists(pk) AND provision_version = :v AND #s0 IN ({', '.join(placeholders)})"
+                + (f" AND {also}" if also else "")
             ),
             ExpressionAttributeNames={"#s0": "provision_status"},
             ExpressionAttributeValues=_dynamo({":v": command.version, **values}),
@@ -223,6 +230,19 @@ class Store:
             (PENDING, FAILED),
             "SET #s0 = :to, provision_error = :err, provision_attempts = :n",
             {":to": FAILED, ":err": error[:1000], ":n": attempts},
+        )
+
+    def mark_conflict(self, command: Command, error: str, attempts: int) -> bool:
+        """A conflict on the router (the operator's user of that name): ``pending|provision_failed
+        → provision_failed`` at once, owing ``ProvisioningFailed`` (``provision_event``, healed like
+        the others). Refused when the subscription already shows this very conflict: a duplicate
+        delivery or a redrive before the operator acted does not announce it again."""
+        return self._transition(
+            command,
+            (PENDING, FAILED),
+            "SET #s0 = :to, provision_error = :err, provision_attempts = :n, provision_event = :ev",
+            {":to": FAILED, ":err": error[:1000], ":n": attempts, ":ev": "ProvisioningFailed"},
+            also="NOT (#s0 = :to AND provision_error = :err)",
         )
 
     def note_attempt(self, command: Command, error: str, attempts: int) -> bool:

@@ -5,9 +5,10 @@ router at expiry or when the data runs out.
 A request is checked as RouterOS does: a wrong Request Authenticator (wrong secret) is dropped
 without an answer; a CoA-Request is refused (NAK, Error-Cause 405, *unsupported service*: only
 disconnects are simulated). A Disconnect-Request removes the user's sessions from
-``/ip/hotspot/active`` (by ``User-Name``; ``Acct-Session-Id`` or ``Framed-IP-Address`` narrow it)
-and answers Disconnect-ACK, or Disconnect-NAK with Error-Cause 503 (*session context not found*)
-when none was active. Every request is kept in ``disconnects`` (time, user, result) for tests.
+``/ip/hotspot/active`` (by ``User-Name``; ``Acct-Session-Id``, ``Framed-IP-Address`` or
+``Calling-Station-Id`` — the device's MAC, as the hotspot sends it — narrow it) and answers
+Disconnect-ACK, or Disconnect-NAK with Error-Cause 503 (*session context not found*) when none
+was active. Every request is kept in ``disconnects`` (time, user, mac, result) for tests.
 """
 
 from __future__ import annotations
@@ -79,16 +80,18 @@ class IncomingRadius:
             nak.code = packet.CoANAK
             nak["Error-Cause"] = UNSUPPORTED_SERVICE
             return nak.ReplyPacket()
-        user = _first(request, "User-Name")
-        removed = self._drop(user, _first(request, "Acct-Session-Id"), _first(request, "Framed-IP-Address"))
-        self.disconnects.append({"at": time.time(), "user": user, "removed": removed})
+        user, mac = _first(request, "User-Name"), _first(request, "Calling-Station-Id")
+        removed = self._drop(
+            user, _first(request, "Acct-Session-Id"), _first(request, "Framed-IP-Address"), mac
+        )
+        self.disconnects.append({"at": time.time(), "user": user, "mac": mac, "removed": removed})
         reply = request.CreateReply()
         if not removed:
             reply.code = packet.DisconnectNAK
             reply["Error-Cause"] = SESSION_NOT_FOUND
         return reply.ReplyPacket()
 
-    def _drop(self, user: str | None, session_id: str | None, ip: str | None) -> int:
+    def _drop(self, user: str | None, session_id: str | None, ip: str | None, mac: str | None = None) -> int:
         """Remove the matching active sessions; how many went."""
         if not user and not session_id:
             return 0
@@ -101,10 +104,16 @@ class IncomingRadius:
                 if (not user or row.get("user") == user)
                 and (not session_id or row.get(".id") == session_id or row.get("session-id") == session_id)
                 and (not ip or row.get("address") == ip)
+                and (not mac or _mac(row.get("mac-address")) == _mac(mac))
             ]
             for key in gone:
                 del rows[key]
         return len(gone)
+
+
+def _mac(value: str | None) -> str:
+    """A MAC as RouterOS compares it: case and ``-``/``:`` do not matter."""
+    return (value or "").upper().replace("-", ":")
 
 
 def _first(request: packet.Packet, name: str) -> str | None:

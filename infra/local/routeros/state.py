@@ -94,9 +94,8 @@ PROFILE_FIELDS = frozenset(
         "on-login",
         "on-logout",
         "advertise",
-        "comment",
     ]
-)
+)  # no comment: RouterOS's hotspot user profiles have none (a print lists no comment field)
 USERS, PROFILES = "/ip/hotspot/user", "/ip/hotspot/user/profile"
 ACTIVE, COOKIES = "/ip/hotspot/active", "/ip/hotspot/cookie"
 

@@ -9,9 +9,12 @@ from librouteros.exceptions import ConnectionClosed, TrapError
 
 from functions.router_provisioner.config import Settings
 from functions.router_provisioner.logic import (
+    Conflict,
     InvalidCommand,
     RouterLoginRefused,
     is_superseded,
+    owned_profile,
+    owned_user,
     parse_command,
     reason,
     visibility_after,
@@ -176,3 +179,51 @@ def test_newer_versions_and_deprovisioned_subscriptions_supersede():
 def test_reasons_name_the_router_and_the_cause(error, words):
     text = reason(error, "rtr_1 (10.0.0.1:8728)")
     assert words in text and "rtr_1" in text
+
+
+def test_previous_mac_is_parsed_like_mac():
+    """Given a provision that moves the access from another device (previous_mac)
+    When it is parsed
+    Then previous_mac is upper-cased and the command moves; absent, empty or equal to mac it does
+    not; a malformed one is refused."""
+    moved = parse_command(json.dumps({**PROVISION, "previous_mac": "aa:bb:cc:dd:ee:01"}))
+    assert (moved.previous_mac, moved.moves) == ("AA:BB:CC:DD:EE:01", True)
+    assert not parse_command(json.dumps(PROVISION)).moves
+    assert not parse_command(json.dumps({**PROVISION, "previous_mac": ""})).moves
+    assert not parse_command(json.dumps({**PROVISION, "previous_mac": PROVISION["mac"]})).moves
+    with pytest.raises(InvalidCommand, match="previous_mac"):
+        parse_command(json.dumps({**PROVISION, "previous_mac": "old-phone"}))
+
+
+def test_the_move_ends_every_other_device_or_the_previous_one():
+    """Given a moved access
+    When its user's active/cookie rows are sorted
+    Then with a MAC in the command every other device's row is stale (MACs compared in any case
+    or separator); without one, only the previous device's."""
+    moved = parse_command(json.dumps({**PROVISION, "previous_mac": "AA:BB:CC:DD:EE:01"}))
+    assert moved.stale_device({"mac-address": "AA:BB:CC:DD:EE:01"})
+    assert moved.stale_device({"mac-address": "11:22:33:44:55:66"})
+    assert not moved.stale_device({"mac-address": "aa-bb-cc-dd-ee-ff"})
+    no_mac = parse_command(json.dumps({**PROVISION, "mac": None, "previous_mac": "AA:BB:CC:DD:EE:01"}))
+    assert no_mac.stale_device({"mac-address": "aa:bb:cc:dd:ee:01"})
+    assert not no_mac.stale_device({"mac-address": "11:22:33:44:55:66"})
+
+
+def test_muda_always_tags_its_users():
+    """Given commands with Muda's comment, another comment, or none
+    When the user's attributes are built
+    Then the comment always starts with 'muda ' (else Muda would take its own user for the
+    operator's), and only such users and muda-… profiles count as Muda's."""
+    comments = [
+        parse_command(json.dumps({**PROVISION, "comment": c})).user_attributes()["comment"]
+        for c in ("muda sub_1 until 2026-11-25T15:00:00Z", "voucher ABCDE", None)
+    ]
+    assert comments == ["muda sub_1 until 2026-11-25T15:00:00Z", "muda sub_1 voucher ABCDE", "muda sub_1"]
+    assert owned_user({"comment": "muda sub_9 until x"})
+    assert not any(owned_user(r) for r in ({"comment": "muda"}, {"comment": "staff phone"}, {}))
+    assert owned_profile("muda-pkg_1h") and not owned_profile("default")
+
+
+def test_a_conflict_reason_names_router_and_user():
+    text = reason(Conflict("user", "u2547", "it has no comment"), "'Shop' rtr_1 (10.0.0.1:8728)")
+    assert text.startswith("conflict: router 'Shop' rtr_1") and "'u2547'" in text and "will not retry" in text
