@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.hotspot.vouchers import logic as vouchers
+
 USERNAME = re.compile(r"^m[17]\d{8}$")  # hotspot logic.new_credentials: "m" + the phone's last 9
 MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$")
 GIGA = 1 << 32
@@ -57,10 +59,13 @@ def attributes(body: Any) -> dict[str, str]:
 
 
 def phone_of(username: str | None) -> str | None:
-    """The buyer's phone from a hotspot username (``m712345678`` → ``254712345678``)."""
-    if not username or not USERNAME.match(username):
-        return None
-    return "254" + username[1:]
+    """Who owns a hotspot username: the buyer's phone (``m712345678`` → ``254712345678``), or a
+    voucher's code, which is its own username (``ABCDEFGHJK`` → ``voucher:ABCDEFGHJK``)."""
+    if username and USERNAME.match(username):
+        return "254" + username[1:]
+    if vouchers.is_code(username):
+        return vouchers.buyer(username or "")
+    return None
 
 
 def mac_of(value: str | None) -> str | None:
