@@ -11,10 +11,12 @@ speaks the API wire protocol itself, just enough of RouterOS for the hotspot:
   (a print with no rows, RouterOS >= 7.18; switchable off to act as an older router);
 - API attributes ``.tag`` (echoed on every reply) and ``=.proplist=``; queries ``?name=x``,
   ``?=name=x``, ``?name``, ``?-name``, ``?<name=x``, ``?>name=x`` and the ``?#|&!.`` stack ops;
-- ``print``/``getall`` (``count-only``), ``add``, ``set``, ``remove`` on ``/ip/hotspot/user``,
-  ``/ip/hotspot/user/profile``; ``print``/``remove`` on ``/ip/hotspot/active`` and
-  ``/ip/hotspot/cookie``; ``/ip/hotspot/active/login`` (user, password, ip, mac-address: an
-  active session plus a MAC cookie, as a hotspot login makes); ``/system/resource/print``,
+- ``print``/``getall`` (``count-only``), ``add``, ``set``, ``remove`` on ``/ip/hotspot/user``
+  (with its ``comment``: Muda's users carry ``muda …``, hand-made ones anything else),
+  ``/ip/hotspot/user/profile`` (no ``comment``, as on RouterOS); ``print``/``remove`` on
+  ``/ip/hotspot/active`` and ``/ip/hotspot/cookie`` (rows with ``user`` and ``mac-address``);
+  ``/ip/hotspot/active/login`` (user, password, ip, mac-address: an active session plus a MAC
+  cookie, as a hotspot login makes); ``/system/resource/print``,
   ``/system/identity/print|set``; ``/quit``.
 
 Unknown parameters and commands are refused with a ``!trap`` as RouterOS does, so a client

@@ -163,7 +163,8 @@ def test_a_moved_access_on_a_radius_router_disconnects_the_old_device_once(
     """Given a RADIUS-mode router with the user's sessions from the old and the new device
     When the command moving the access to the new device comes twice (a duplicate delivery)
     Then one Disconnect-Request goes out, for the user on the old MAC (User-Name +
-    Calling-Station-Id): only the old session ends; the subscription is provisioned."""
+    Calling-Station-Id): only the old session ends; the subscription is provisioned. A re-run
+    after a lost write finds the old device gone: NAK 503 (not online), harmless."""
     monkeypatch.setenv("MUDA_ROUTERS_RADIUS_TIMEOUT_SECONDS", "0.5")
     with RouterSimulator(
         username="muda", password=PASSWORD, radius_port=0, radius_secret="nas-s3cret"
@@ -198,3 +199,11 @@ def test_a_moved_access_on_a_radius_router_disconnects_the_old_device_once(
         sub = hotspot_item("SUB#sub_000001", "SUB")
         assert (sub["provision_status"], sub["radius_disconnect_result"]) == ("provisioned", "ack")
         assert nas.state.commands == 0  # nothing pushed through the API
+
+        put_subscription("sub_000001")  # as if the first run's provisioned write was lost
+        send(provision_command(previous_mac=OLD, mac=NEW))
+        assert deliver() == {"batchItemFailures": []}
+        assert [(d["mac"], d["removed"]) for d in nas.radius.disconnects] == [(OLD, 1), (OLD, 0)]
+        sub = hotspot_item("SUB#sub_000001", "SUB")
+        assert (sub["provision_status"], sub["radius_disconnect_cause"]) == ("provisioned", 503)
+        assert [r["mac-address"] for r in nas.state.rows("/ip/hotspot/active")] == [NEW]

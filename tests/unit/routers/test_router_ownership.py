@@ -107,12 +107,21 @@ def test_a_move_ends_only_the_other_devices_rows_and_twice_is_once(session, rout
         path: [r for r in router.state.rows(path) if r["mac-address"] == NEW] for path in (ACTIVE, COOKIES)
     }
 
+    start = len(session.log)
     first = session.provision(command(previous_mac=OLD))
-    after_first = router.state.snapshot()
+    after_first, middle = router.state.snapshot(), len(session.log)
     second = session.provision(command(previous_mac=OLD))
 
     assert first["moved_from"] == {"cookies": 1, "active": 1}
     assert second["moved_from"] == {"cookies": 0, "active": 0}
+    moves = [
+        "ip/hotspot/cookie/print",
+        "ip/hotspot/cookie/remove",
+        "ip/hotspot/active/print",
+        "ip/hotspot/active/remove",
+    ]
+    assert session.log[start:middle][-4:] == moves  # the move's round trips: 2 prints, 2 removes
+    assert session.log[middle:][-2:] == [moves[0], moves[2]]  # a repeat: the 2 prints only
     for path in (ACTIVE, COOKIES):
         assert router.state.rows(path) == new_rows[path]
     assert router.state.snapshot() == after_first
