@@ -14,6 +14,7 @@ from typing import Any
 # The payment rules the hotspot shows its buyers, under the names its callers use.
 from chalicelib.payments.logic import CANCELLED as CANCELLED
 from chalicelib.payments.logic import FAILED as FAILED
+from chalicelib.payments.logic import HELD as HELD
 from chalicelib.payments.logic import PAID as PAID
 from chalicelib.payments.logic import PENDING as PENDING
 from chalicelib.payments.logic import InvalidInput as InvalidInput

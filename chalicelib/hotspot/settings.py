@@ -29,12 +29,14 @@ class HotspotSettings(BaseSettings):
     attempts_per_mac: int = Field(default=5, ge=1)
     attempts_per_ip: int = Field(default=60, ge=1)
     attempts_window_seconds: float = Field(default=600, gt=0)
-    # Paybill at the portal: the portal shows the business number and each package's account
-    # number (``off``: no Paybill step). The number defaults to the Daraja shortcode
-    # (``MUDA_PAYMENTS_DARAJA_SHORTCODE``), where C2B validation and confirmation arrive.
-    paybill_kind: Literal["paybill", "off"] = "paybill"
+    # Paying from the M-Pesa menu at the portal: ``paybill`` (the portal shows the business
+    # number and each package's account number), ``till`` (Buy Goods: the till number only; the
+    # amount picks the package when the buyer claims the payment), ``off`` (no such step). The
+    # number defaults to the Daraja shortcode (``MUDA_PAYMENTS_DARAJA_SHORTCODE``, where C2B
+    # validation and confirmation arrive); a till's number differs from its store's shortcode.
+    paybill_kind: Literal["paybill", "till", "off"] = "paybill"
     paybill_number: str | None = Field(default=None, max_length=12)
-    # How old a Paybill payment "I paid by Paybill" still finds by phone.
+    # How old a Paybill/Till payment "I paid" still finds by phone.
     claim_window_seconds: float = Field(default=86400, gt=0)
 
 

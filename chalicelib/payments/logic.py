@@ -10,6 +10,7 @@ from decimal import Decimal
 PHONE = re.compile(r"^254[17]\d{8}$")
 
 PENDING, PAID, FAILED, CANCELLED = "pending", "paid", "failed", "cancelled"
+HELD = "held"  # a C2B payment nothing matched (for the operator), or a Till payment awaiting its claim
 
 # Daraja result codes → (payment status, reason code, what the buyer reads)
 RESULTS: dict[str, tuple[str, str, str]] = {

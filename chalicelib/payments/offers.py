@@ -12,7 +12,9 @@ The payments domain knows no product. A product registers an ``Offer`` that says
   is taken over after a grace. It must be idempotent (a takeover may repeat it);
 - ``account`` (optional, Paybill/Till): the quote a C2B payment to ``reference`` of ``amount`` from
   ``phone`` buys, ``None`` when the reference is not this product's, ``WrongAmount`` when it is
-  but the amount is not for sale;
+  but the amount is not for sale, ``ClaimLater`` when the payment is this product's but only its
+  payer can say what it buys (a Till payment: no reference); such a payment is accepted, kept
+  ``held`` and settled when the product claims it (``settlement.settle_held``);
 - ``describe``: the product's part of ``PaymentProcessed``/``PaymentFailed`` (their ``source`` is
   ``muda.<product>``).
 """
@@ -33,6 +35,10 @@ class NotForSale(LookupError):
 
 class WrongAmount(ValueError):
     """A Paybill/Till account this product knows, paid an amount it does not sell."""
+
+
+class ClaimLater(Exception):
+    """A C2B payment this product takes, whose payer says later what it buys (a Till payment)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.core import clock, db, timers
 from chalicelib.hotspot import logic, messages
-from chalicelib.hotspot.models import accounts, subscriptions
+from chalicelib.hotspot.models import accounts, catalog, subscriptions
 from chalicelib.hotspot.models.items import SubscriptionItem
 from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.payments import offers
@@ -138,6 +138,8 @@ class HotspotOffer:
         number = logic.normalize_account(reference)
         found = accounts.find(number) if number else None
         if found is None:
+            if not reference.strip() and hotspot_settings().paybill_kind == "till":
+                _till(amount)
             return None
         try:
             sold = quote(found.package_id, found.router_id, phone, None, None)
@@ -157,6 +159,15 @@ class HotspotOffer:
                 expires_at=logic.iso(float(grant["expires_at"])) if grant.get("expires_at") else None,
             )
         return detail
+
+
+def _till(amount: int) -> None:
+    """A Till (Buy Goods) payment names no package: taken if its amount is the price of an active
+    package (``ClaimLater``: held until its payer claims it at the portal, where the router and
+    the amount pick the package), refused otherwise (``WrongAmount``: the payer keeps the money)."""
+    if any(p.active and int(p.price) == amount for p in catalog.packages()):
+        raise offers.ClaimLater()
+    raise offers.WrongAmount(f"no package costs KES {amount}")
 
 
 def command(sub: SubscriptionItem, version: int, previous_mac: str | None = None) -> dict[str, Any]:

@@ -166,6 +166,33 @@ def pay(
     return fields
 
 
+def pay_held(
+    tx: db.Tx, payment: PaymentItem, settlement: logic.Settlement, granted: Granted, now: float
+) -> dict[str, Any]:
+    """held → paid (label ``payment``) for what its payer claimed (the offer the caller put on
+    ``payment``: ``offer_id``, ``offer``, ``scope``, ``context``), the follow-ups claimed by this
+    writer. Refused unless still held, for this product and amount."""
+    fields = {
+        "offer_id": payment.offer_id,
+        "offer": payment.offer,
+        "scope": payment.scope,
+        "context": payment.context,
+        "status": logic.PAID,
+        "grant_id": granted.grant_id,
+        "grant_version": granted.version,
+        "grant": granted.fields or None,
+        "followup_claimed_at": now,
+        **_settled(settlement, now),
+    }
+    condition = (
+        (PaymentItem.status == logic.HELD)
+        & (PaymentItem.product == payment.product)
+        & (PaymentItem.amount == payment.amount)
+    )
+    tx.update(payment, db.updates(PaymentItem, fields), condition, label="payment")
+    return fields
+
+
 def claim_followups(payment: PaymentItem, grace: float) -> bool:
     """Take over the follow-ups of a paid payment whose worker died before finishing them."""
     return db.claim_lease(

@@ -11,6 +11,10 @@
 - **No validation** (Safaricom lets a shortcode run without it): the confirmation is checked again
   the same way; if reference and amount match, it is settled; otherwise the payment is **held**
   (``status = held`` with the reason) for the operator, never lost and never granted.
+- **Claimed later** (``offers.ClaimLater``: a Till payment has no reference; a product that sells
+  by amount accepts it): validation accepts, confirmation keeps it ``held`` under that product
+  (reason ``awaiting_claim``) until the product settles it for what its payer chose
+  (``settlement.settle_held``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from chalicelib.payments.service import settlement
 from chalicelib.payments.service.stk import ACCEPTED, CallbackAnswer, check_source
 from chalicelib.payments.settings import payments_settings
 
-HELD = "held"
+HELD = logic.HELD
+AWAITING_CLAIM = "awaiting_claim"
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 UNMATCHED = "unmatched"  # the product of a held payment: no offer's
 
@@ -41,8 +46,9 @@ class Unmatched(LookupError):
         self.code, self.reason = code, reason
 
 
-def match(paid: C2BPayment) -> tuple[str, offers.Quote]:
-    """The product and quote a C2B payment buys, or ``Unmatched`` with Daraja's code."""
+def match(paid: C2BPayment) -> tuple[str, offers.Quote | None]:
+    """The product and quote a C2B payment buys (no quote: the product's payer claims it later),
+    or ``Unmatched`` with Daraja's code."""
     if paid.shortcode != payments_settings().daraja_shortcode:
         raise Unmatched(codes.INVALID_SHORTCODE, "unknown_shortcode")
     if paid.amount != paid.amount.to_integral_value():
@@ -55,6 +61,8 @@ def match(paid: C2BPayment) -> tuple[str, offers.Quote]:
             quote = account(paid.reference, _phone(paid.phone), int(paid.amount))
         except offers.WrongAmount:
             raise Unmatched(codes.INVALID_AMOUNT, "amount_mismatch") from None
+        except offers.ClaimLater:
+            return offer.product, None
         if quote is not None:
             if Decimal(quote.price) != paid.amount:
                 raise Unmatched(codes.INVALID_AMOUNT, "amount_mismatch")
@@ -118,6 +126,19 @@ def settle(paid: C2BPayment, raw: str) -> str:
             "C2B payment held for the operator", extra={"trans_id": paid.trans_id, "why": refusal.reason}
         )
         return HELD
+    if quote is None:
+        awaiting = offers.Quote(
+            offer_id="-",
+            price=int(paid.amount),
+            snapshot={"name": "C2B payment awaiting its payer's claim", "reference": paid.reference},
+            account_reference=paid.reference[:12],
+            description="C2B",
+            context={"reason": AWAITING_CLAIM, "raw": raw[:4000]},
+        )
+        if _create(paid, product, awaiting, phone, keep, HELD) is None:
+            return "duplicate"
+        logger.info("C2B payment held for its payer's claim", extra={"trans_id": paid.trans_id})
+        return AWAITING_CLAIM
     payment = _create(paid, product, quote, phone, keep, logic.PENDING)
     if payment is None:
         payment = payments.get(paid.trans_id)

@@ -91,6 +91,45 @@ def settle(
     return db.retry_on_conflict(attempt)
 
 
+def settle_held(checkout_request_id: str, quote: offers.Quote) -> str:
+    """A held C2B payment (a Till payment, ``offers.ClaimLater``) settled for what its payer
+    claimed: paid at its own amount, its TransID used as its receipt and the product's grant, in
+    one transaction, then the follow-ups, as a confirmation with a reference would have been.
+    ``paid``; ``duplicate``/``resumed`` when it was settled meanwhile; ``amount_mismatch`` when
+    the quote's price is not what was paid; ``unknown``."""
+    tries = 0
+
+    def attempt() -> str:
+        nonlocal tries
+        tries += 1
+        payment = payments.get(checkout_request_id)
+        if payment is None:
+            return "unknown"
+        if payment.status != logic.HELD:
+            return _resume_followups(payment)
+        if Decimal(quote.price) != Decimal(payment.amount):
+            return "amount_mismatch"
+        payment.offer_id, payment.offer = quote.offer_id, {**quote.snapshot, "price": quote.price}
+        payment.scope, payment.context = quote.scope, quote.context or None
+        settlement = logic.Settlement(
+            "0", "C2B confirmation, claimed", "claim", payment.checkout_request_id, Decimal(payment.amount)
+        )
+        try:
+            granted = _grant(payment, settlement, fresh=tries > 1, held=True)
+        except SettledMeanwhile:
+            return _resume_followups(payments.get(checkout_request_id) or payment)
+        except ReceiptReused:
+            return "receipt_reused"  # its TransID paid another payment: never granted twice
+        logger.info(
+            "held payment claimed", extra={"payment_id": payment.payment_id, "grant_id": payment.grant_id}
+        )
+        metrics.add_metric(name="PaymentsProcessed", unit=MetricUnit.Count, value=1)
+        _followups(payment, granted)
+        return logic.PAID
+
+    return db.retry_on_conflict(attempt)
+
+
 def fail(payment: PaymentItem, outcome: logic.Outcome, settlement: logic.Settlement) -> bool:
     """settleable → failed|cancelled with its ``PaymentFailed``; ``False`` if settled meanwhile."""
     fields: dict[str, Any] = {}
@@ -117,15 +156,18 @@ def _fail(
     return "receipt_reused" if outcome.reason == "receipt_reused" else outcome.status
 
 
-def _grant(payment: PaymentItem, settlement: logic.Settlement, fresh: bool) -> offers.Granted:
-    """pending → paid, the receipt used once, and the product's grant, in one transaction."""
+def _grant(
+    payment: PaymentItem, settlement: logic.Settlement, fresh: bool, held: bool = False
+) -> offers.Granted:
+    """pending → paid (``held`` → paid: ``payments.pay_held``), the receipt used once, and the
+    product's grant, in one transaction."""
     now = clock.now()
     offer = offers.of(payment.product)
     paid: dict[str, Any] = {}
     try:
         with db.transact() as tx:
             granted = offer.grant(tx, payment, now, fresh)
-            paid = payments.pay(tx, payment, settlement, granted, now)
+            paid = (payments.pay_held if held else payments.pay)(tx, payment, settlement, granted, now)
             if settlement.receipt:
                 receipts.use(tx, settlement.receipt, payment.checkout_request_id, now)
     except db.Refused as refused:

@@ -1,5 +1,6 @@
 """Binding a paid access to a device, raced on DynamoDB Local: ten devices claiming one
-Paybill access at once, and ten reconnects moving one access at once."""
+Paybill access at once, ten reconnects moving one access at once, ten devices claiming one held
+Till payment at once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from chalicelib.core.errors import Conflict
 from chalicelib.hotspot import messages
 from chalicelib.hotspot.models import catalog, subscriptions
 from chalicelib.hotspot.models.items import PackageItem
-from chalicelib.hotspot.service import devices
+from chalicelib.hotspot.service import devices, paybill
 from chalicelib.hotspot.service.purchase import PRODUCT, quote
+from chalicelib.payments import offers
 from chalicelib.payments.models import payments
 from chalicelib.payments.service import settlement
 from tests.support.races import race_indexed
@@ -108,3 +110,47 @@ def test_ten_reconnects_moving_one_access_at_once_chain_without_losing_one(comma
     assert [c["previous_mac"] for c in chain] == [mac(0)] + [c["mac"] for c in chain[:-1]]
     sub = subscriptions.get(subscription_id)
     assert int(sub.provision_version) == 1 + len(moved) and sub.mac == chain[-1]["mac"]
+
+
+def test_ten_devices_claiming_one_till_payment_at_once_grant_once(
+    commands: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a held Till payment of KES 20 (no account: its payer says what it buys) and a KES 20
+    package on rtr_t1
+    When ten devices of the payer claim it at the same moment
+    Then one settles it (paid, one subscription bound to its device, one command); the nine
+    others find it settled and get 409 already_claimed."""
+    db.warm_up()
+    phone = "254712100003"
+    catalog.add_package(
+        ids.new_id("pkg_"),
+        {"name": "1 hour", "price": 20, "validity_seconds": 3600, "router_ids": ["rtr_t1"]},
+    )
+    held = payments.create(
+        checkout_request_id="S" + ids.new_id()[-9:].upper(),
+        merchant_request_id=None,
+        product=PRODUCT,
+        quote=offers.Quote("-", 20, {"name": "held"}, "", "C2B", context={"reason": "awaiting_claim"}),
+        phone=phone,
+        keep_until=int(clock.now()) + 86400,
+        method="c2b",
+        status="held",
+    )
+    till = paybill.hotspot_settings().model_copy(update={"paybill_kind": "till"})
+    monkeypatch.setattr(paybill, "hotspot_settings", lambda: till)
+    commands.clear()
+
+    def claim(i: int) -> Any:
+        return paybill.claim(
+            router_id="rtr_t1", package_id=None, phone=phone, mac=mac(i), ip=None, source_ip=None
+        )
+
+    outcomes = race_indexed(claim, 10)
+
+    won = [o for o in outcomes if isinstance(o, paybill.Claimed)]
+    lost = [o.code for o in outcomes if isinstance(o, Conflict)]
+    assert len(won) == 1 and lost == ["already_claimed"] * 9, outcomes
+    paid = payments.get(held.checkout_request_id)
+    assert paid.status == "paid" and paid.grant_id == won[0].subscription_id
+    sub = subscriptions.get(paid.grant_id)
+    assert [(c["mac"], c["version"]) for c in commands] == [(sub.mac, 1)]

@@ -1,19 +1,24 @@
-"""Paybill at the portal on in-process moto: a package's account number, a Paybill payment to it
-through Safaricom's C2B validation and confirmation, and "I paid by Paybill" binding it to the
-device; the unified access view."""
+"""Paybill/Till at the portal on in-process moto: a package's account number, a Paybill payment to
+it through Safaricom's C2B validation and confirmation, and "I paid by Paybill" binding it to the
+device; a Till payment held until its payer claims it; the unified access view."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 import string
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from chalice.test import Client
 
+from chalicelib.core.config import get_settings, reset_settings
 from chalicelib.hotspot import logic
 from chalicelib.hotspot.models import subscriptions as subs
+from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.payments.models import payments
+from chalicelib.payments.settings import payments_settings
 from tests.integration.hotspot.conftest import CALLBACK_TOKEN, new_phone, post, router_commands
 
 SHORTCODE = "174379"
@@ -184,3 +189,83 @@ def test_bad_input_is_a_json_4xx(api: Client, shop: dict) -> None:
     for response in bad:
         assert 400 <= response.status_code < 500, response.body
         assert set(response.json_body["error"]) >= {"code", "message"}
+
+
+@pytest.fixture
+def till(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Given the hotspot selling by Till (Buy Goods) number 5123456."""
+
+    def read() -> None:
+        reset_settings()
+        get_settings(), hotspot_settings(), payments_settings()  # read now (Chalice swaps the env)
+
+    monkeypatch.setenv("MUDA_HOTSPOT_PAYBILL_KIND", "till")
+    monkeypatch.setenv("MUDA_HOTSPOT_PAYBILL_NUMBER", "5123456")
+    read()
+    yield "5123456"
+    monkeypatch.delenv("MUDA_HOTSPOT_PAYBILL_KIND")
+    monkeypatch.delenv("MUDA_HOTSPOT_PAYBILL_NUMBER")
+    read()
+
+
+def test_a_till_payment_is_held_then_claimed_for_the_package_its_amount_picks(
+    api: Client, shop: dict, admin: dict, till: str
+) -> None:
+    """Given a hotspot selling by Till, a router with two KES 20 packages
+    When a buyer pays KES 20 to the till (no account), a payer KES 249997 (no package costs that),
+    then the first buyer claims without naming a package, then naming one
+    Then the portal shows the till and no account numbers; validation takes KES 20 and refuses
+    KES 249997 (C2B00013); the confirmation is held awaiting its claim, no access; the claim
+    without a package is 422 package_ambiguous, with it 200: the payment paid for that package
+    on this router, a subscription bound to the device (one command with the MAC); another
+    device then gets 409 already_claimed."""
+    second = post(
+        api,
+        "/admin/packages",
+        {
+            "name": "1 hour again",
+            "price": 20,
+            "validity_seconds": 3600,
+            "router_ids": [shop["router"]["router_id"]],
+        },
+        admin,
+    ).json_body
+    listing = api.http.get(f"/portal/routers/{shop['router']['router_id']}/packages").json_body
+    assert listing["paybill"] == {"kind": "till", "business_number": till}
+    assert [p["account_number"] for p in listing["packages"]] == [None, None]
+    phone = new_phone()
+    refused, _ = pay_by_paybill(api, "", 249997, 254708374149)
+    validated, confirmed = pay_by_paybill(api, "", 20, int(logic.normalize_phone(phone)))
+    assert (refused["ResultCode"], validated["ResultCode"]) == ("C2B00013", "0")
+    held = payments.get(confirmed["TransID"])
+    assert (held.status, held.product, held.context["reason"]) == ("held", "hotspot", "awaiting_claim")
+    assert subs_of(shop) == [] and router_commands() == []
+
+    mac = new_mac()
+    ambiguous = claim(api, shop, phone, mac)
+    chosen = post(
+        api,
+        "/portal/paybill/claim",
+        {
+            "router_id": shop["router"]["router_id"],
+            "package_id": second["package_id"],
+            "phone_number": phone,
+            "mac_address": mac,
+        },
+    )
+
+    assert ambiguous.status_code == 422 and ambiguous.json_body["error"]["code"] == "package_ambiguous"
+    assert chosen.status_code == 200, chosen.body
+    assert chosen.json_body["receipt"] == confirmed["TransID"]
+    paid = payments.get(confirmed["TransID"])
+    assert (paid.status, paid.offer_id, paid.scope) == (
+        "paid",
+        second["package_id"],
+        shop["router"]["router_id"],
+    )
+    (sub,) = subs_of(shop)
+    assert sub.subscription_id == chosen.json_body["subscription_id"] == paid.grant_id
+    assert (sub.mac, sub.package_id, int(sub.provision_version)) == (mac, second["package_id"], 1)
+    assert [(c["mac"], c["version"]) for c in router_commands()] == [(mac, 1)]
+    other = claim(api, shop, phone, new_mac())
+    assert other.status_code == 409 and other.json_body["error"]["code"] == "already_claimed"
