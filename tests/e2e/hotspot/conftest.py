@@ -1,8 +1,12 @@
 """Hotspot e2e fixtures: a router (the stack's RouterOS simulator) and packages, created through
-the admin API like the demo seed; helpers to pay, read the router and read the event feed."""
+the admin API like the demo seed; helpers to pay (STK, or from the M-Pesa menu), make vouchers,
+read the router and read the event feed."""
 
 from __future__ import annotations
 
+import csv
+import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -133,3 +137,64 @@ def events(stack: LocalStack, headers: dict[str, str], kind: str) -> list[dict[s
 
 def callback_url(stack: LocalStack) -> str:
     return f"{stack.api_url}/mpesa/callback/{daraja_config()['callback_token']}"
+
+
+# --- selling without STK: vouchers, and the buyer paying from the M-Pesa menu (C2B) ---------------
+
+
+def voucher_codes(
+    stack: LocalStack, headers: dict[str, str], package_id: str, rid: str, count: int
+) -> list[str]:
+    """A fresh batch of ``count`` codes for one package on one router, through the admin API (its
+    CSV export: the codes as an agent would print them)."""
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    batch = requests.post(
+        f"{stack.api_url}/admin/vouchers/batches",
+        headers=headers,
+        json={
+            "package_id": package_id,
+            "router_id": rid,
+            "count": count,
+            "expires_at": expires,
+            "label": "e2e",
+        },
+        timeout=WAIT,
+    )
+    assert batch.status_code == 201, batch.text
+    csv_text = requests.get(
+        f"{stack.api_url}/admin/vouchers/batches/{batch.json()['batch_id']}/codes.csv",
+        headers=headers,
+        timeout=WAIT,
+    )
+    assert csv_text.status_code == 200, csv_text.text
+    rows = list(csv.DictReader(io.StringIO(csv_text.text)))
+    assert len(rows) == count, csv_text.text
+    return [row["code"].replace("-", "") for row in rows]  # as printed: grouped ABCDE-FGHJK
+
+
+def c2b_pay(
+    stack: LocalStack, business_number: str, amount: int, phone: str, account: str | None
+) -> dict[str, Any]:
+    """The buyer pays from the M-Pesa menu (Paybill with ``account``, or Till without): the Daraja
+    simulator's C2B simulate posts Safaricom's validation, then its confirmation, to the stack.
+    Answers the simulator's report (``TransID`` is the receipt in the buyer's SMS)."""
+    daraja, config = stack.env["MUDA_LOCAL_DARAJA_URL"], daraja_config()
+    token = requests.get(
+        f"{daraja}/oauth/v1/generate?grant_type=client_credentials",
+        auth=(config["consumer_key"], config["consumer_secret"]),
+        timeout=WAIT,
+    ).json()["access_token"]
+    msisdn = "254" + phone.replace(" ", "").lstrip("0")[-9:]
+    body: dict[str, Any] = {"ShortCode": business_number, "Amount": amount, "Msisdn": msisdn}
+    if account:
+        body["BillRefNumber"] = account
+    paid = requests.post(
+        f"{daraja}/mpesa/c2b/v1/simulate",
+        headers={"Authorization": f"Bearer {token}"},
+        json=body,
+        timeout=WAIT,
+    )
+    assert paid.status_code == 200, paid.text
+    report = paid.json()
+    assert report["confirmation"] and "error" not in report["confirmation"], report
+    return report
