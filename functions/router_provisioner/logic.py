@@ -50,8 +50,13 @@ class Conflict(Exception):
 
     def describe(self, where: str) -> str:
         """The operator-facing reason (``provision_error``, ``muda failed list``, the event)."""
+        if self.kind != "user":  # a profile: refused by its name, whether or not it exists
+            return (
+                f"conflict: the command's hotspot {self.kind} {self.name!r} is not Muda's to write on "
+                f"router {where} ({self.detail}); nothing was changed and it will not be retried"
+            )
         return (
-            f"conflict: router {where} already has a hotspot {self.kind} {self.name!r} that Muda did "
+            f"conflict: router {where} already has a hotspot user {self.name!r} that Muda did "
             f"not create ({self.detail}); Muda left it untouched and will not retry. Rename or remove "
             f"it on the router, then retry the command (muda failed retry)"
         )

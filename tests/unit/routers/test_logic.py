@@ -227,3 +227,5 @@ def test_muda_always_tags_its_users():
 def test_a_conflict_reason_names_router_and_user():
     text = reason(Conflict("user", "u2547", "it has no comment"), "'Shop' rtr_1 (10.0.0.1:8728)")
     assert text.startswith("conflict: router 'Shop' rtr_1") and "'u2547'" in text and "will not retry" in text
+    text = reason(Conflict("user profile", "default", "not muda-…"), "rtr_1 (10.0.0.1:8728)")
+    assert text.startswith("conflict: the command's hotspot user profile 'default' is not Muda's")
