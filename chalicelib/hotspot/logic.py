@@ -215,6 +215,14 @@ def public_state(
     return PAID
 
 
+def subscription_state(status: str, provision_status: str | None, version: int | None) -> str:
+    """What the portal's access view shows of a subscription, whatever paid for it: its current
+    version's ``public_state``, or ``expired`` once it ended (told to the router or not yet)."""
+    if status == EXPIRED:
+        return "expired"
+    return public_state(PAID, provision_status, version, version)
+
+
 # --- Paybill account numbers, receipts, and moving an access to another device --------------------
 
 # Typeable on a phone keypad menu and read aloud without doubt: no 0/O, 1/I (the vouchers' alphabet).

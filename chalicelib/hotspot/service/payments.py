@@ -57,11 +57,7 @@ def access_view(subscription_id: str) -> dict[str, Any] | None:
     sub = subscriptions.get(subscription_id)
     if sub is None:
         return None
-    if sub.status == logic.EXPIRED:
-        state = "expired"  # ended, whether or not the router has been told yet
-    else:
-        version = to_int(sub.provision_version)
-        state = logic.public_state(logic.PAID, sub.provision_status, version, version)
+    state = logic.subscription_state(sub.status, sub.provision_status, to_int(sub.provision_version))
     package = catalog.get_package(sub.package_id)
     since = sub.updated_at if sub.updated_at is not None else sub.created_at  # this version's start
     return {
