@@ -8,8 +8,9 @@ conditional writes.
 | the batch's codes, in print order | ``VBATCH#<id>`` / ``CODES`` | |
 
 The counts (``unused``, ``sold``, ``used``, ``revoked``) live on the batch and move in the same
-transaction as the codes' status, conditioned on the status each code was read in, so they are
-exact at every commit. The expiry is ``valid_until``: ``expires_at`` is the table's TTL.
+transaction as the codes' status, conditioned on the status each code was read in and on the
+batch being active, so they are exact at every commit; revoking the batch freezes them (its
+unused and sold codes are read as revoked). The expiry is ``valid_until``: ``expires_at`` is the table's TTL.
 """
 
 from __future__ import annotations
@@ -85,7 +86,12 @@ class BatchItem(MudaModel):
     gsi1 = Gsi1()
 
     def counts(self) -> dict[str, int]:
-        return {k: int(getattr(self, k) or 0) for k in (logic.UNUSED, logic.SOLD, logic.USED, logic.REVOKED)}
+        """Codes by status; a revoked batch's unused and sold ones are revoked."""
+        kept = {k: int(getattr(self, k) or 0) for k in (logic.UNUSED, logic.SOLD, logic.USED, logic.REVOKED)}
+        if self.status == logic.REVOKED:
+            kept[logic.REVOKED] += kept.pop(logic.UNUSED) + kept.pop(logic.SOLD)
+            kept = {logic.UNUSED: 0, logic.SOLD: 0, **kept}
+        return kept
 
 
 class CodesItem(MudaModel):
@@ -258,19 +264,8 @@ def revoke(voucher: VoucherItem, now: float, with_counts: bool) -> db.Refused | 
 
 
 def revoke_batch(batch: BatchItem, now: float) -> bool:
-    """The batch revoked, its unused and sold codes counted revoked; refused (``False``) if its
-    counts moved since it was read (re-read and repeat) or it was revoked already."""
-    counts = batch.counts()
-    fields = {
-        "status": logic.REVOKED,
-        "revoked_at": now,
-        logic.UNUSED: 0,
-        logic.SOLD: 0,
-        logic.REVOKED: counts[logic.REVOKED] + counts[logic.UNUSED] + counts[logic.SOLD],
-    }
-    condition = (
-        (BatchItem.status == logic.ACTIVE)
-        & (BatchItem.unused == counts[logic.UNUSED])
-        & (BatchItem.sold == counts[logic.SOLD])
-    )
-    return db.update_if(batch, db.updates(BatchItem, fields), condition)
+    """The batch revoked (``False`` if it was already). Its counts freeze: every later change of
+    a code's counts is conditioned on an active batch; ``counts`` reads its unused and sold as
+    revoked."""
+    fields = {"status": logic.REVOKED, "revoked_at": now}
+    return db.update_if(batch, db.updates(BatchItem, fields), BatchItem.status == logic.ACTIVE)

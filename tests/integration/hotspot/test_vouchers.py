@@ -244,7 +244,9 @@ def test_guessing_is_limited_per_device(api: Client, admin: dict, shop: dict) ->
 
     assert [error(g) for g in guesses] == [(404, "voucher_not_found")] * 5
     assert error(sixth) == (429, "too_many_requests")
-    assert 1 <= int(sixth.headers["Retry-After"]) <= 600 and "try again" in sixth.json_body["error"]["message"]
+    assert (
+        1 <= int(sixth.headers["Retry-After"]) <= 600 and "try again" in sixth.json_body["error"]["message"]
+    )
     assert get_batch(api, admin, batch)["counts"]["unused"] == 1
 
 
@@ -269,22 +271,26 @@ def test_guessing_is_limited_per_address(monkeypatch: pytest.MonkeyPatch, shop: 
     assert isinstance(tries[3], TooManyRequests) and "network address" in tries[3].message
 
 
+REDEEM, BATCHES = "/portal/vouchers/redeem", "/admin/vouchers/batches"
+DEVICE, LATER = "02:00:00:00:00:01", "2099-01-01T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "expected"),
     [
-        ("/portal/vouchers/redeem", "{not json", (400, "malformed_json")),
-        ("/portal/vouchers/redeem", {"code": "ABC", "router_id": "r", "mac_address": "02:00:00:00:00:01"}, 422),
-        ("/portal/vouchers/redeem", {"code": "ABCDE-FGHJ0", "router_id": "r", "mac_address": "x"}, 422),
-        ("/portal/vouchers/redeem", {"code": 12345, "router_id": "r", "mac_address": "02:00:00:00:00:01"}, 422),
-        ("/portal/vouchers/redeem", {"code": "ABCDE-FGHJK", "router_id": "r"}, 422),
-        ("/admin/vouchers/batches", {"package_id": "p", "count": 0, "expires_at": "2099-01-01T00:00:00Z"}, 422),
-        ("/admin/vouchers/batches", {"package_id": "p", "count": 1001, "expires_at": "2099-01-01T00:00:00Z"}, 422),
-        ("/admin/vouchers/batches", {"package_id": "p", "count": 1, "expires_at": "2099-01-01T00:00:00"}, 422),
-        ("/admin/vouchers/batches", {"package_id": "p", "count": 1, "expires_at": "2020-01-01T00:00:00Z"}, 422),
-        ("/admin/vouchers/batches", {"package_id": "p", "count": 1, "expires_at": "2099-01-01T00:00:00Z"}, 422),
-        ("/admin/vouchers/batches/vb_nope/sold", {"count": 1, "codes": ["ABCDEFGHJK"]}, 422),
-        ("/admin/vouchers/batches/vb_nope/sold", {"count": 1}, (404, "not_found")),
-        ("/admin/vouchers/batches/nope/revoke", {}, (404, "not_found")),
+        (REDEEM, "{not json", (400, "malformed_json")),
+        (REDEEM, {"code": "ABC", "router_id": "r", "mac_address": DEVICE}, 422),
+        (REDEEM, {"code": "ABCDE-FGHJ0", "router_id": "r", "mac_address": "x"}, 422),
+        (REDEEM, {"code": 12345, "router_id": "r", "mac_address": DEVICE}, 422),
+        (REDEEM, {"code": "ABCDE-FGHJK", "router_id": "r"}, 422),
+        (BATCHES, {"package_id": "p", "count": 0, "expires_at": LATER}, 422),
+        (BATCHES, {"package_id": "p", "count": 1001, "expires_at": LATER}, 422),
+        (BATCHES, {"package_id": "p", "count": 1, "expires_at": "2099-01-01T00:00:00"}, 422),
+        (BATCHES, {"package_id": "p", "count": 1, "expires_at": "2020-01-01T00:00:00Z"}, 422),
+        (BATCHES, {"package_id": "p", "count": 1, "expires_at": LATER}, (422, "package_not_available")),
+        (f"{BATCHES}/vb_nope/sold", {"count": 1, "codes": ["ABCDEFGHJK"]}, 422),
+        (f"{BATCHES}/vb_nope/sold", {"count": 1}, (404, "not_found")),
+        (f"{BATCHES}/nope/revoke", {}, (404, "not_found")),
         ("/admin/vouchers/ABCDEFGHJK/revoke", {}, (404, "voucher_not_found")),
         ("/admin/vouchers/not-a-code/revoke", {}, (404, "voucher_not_found")),
     ],
