@@ -10,6 +10,7 @@ One table (``muda-<stage>-hotspot``), items by ``pk``/``sk``:
 | current subscription of a phone on a router | ``CURRENT#<phone>#<router>`` / ``CURRENT`` | |
 | subscription (contract) | ``SUB#<id>`` / ``SUB`` | gsi2 ``SUBS#active`` / expiry (active only) |
 | rate-limit window (voucher guesses, reconnects) | ``RATE#<what>#<key>`` / window start | (TTL) |
+| vouchers and their batches | spelled in ``chalicelib/hotspot/vouchers/models.py`` | gsi1 |
 | Paybill account number → router + package | ``PAYBILL#<number>`` / ``PAYBILL`` | |
 | router + package → its account number | ``PAYBILLOF#<router>#<package>`` / ``PAYBILL`` | |
 
