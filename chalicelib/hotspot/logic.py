@@ -17,6 +17,7 @@ from chalicelib.payments.logic import FAILED as FAILED
 from chalicelib.payments.logic import HELD as HELD
 from chalicelib.payments.logic import PAID as PAID
 from chalicelib.payments.logic import PENDING as PENDING
+from chalicelib.payments.logic import PHONE as PHONE
 from chalicelib.payments.logic import InvalidInput as InvalidInput
 from chalicelib.payments.logic import mask_phone as mask_phone
 from chalicelib.payments.logic import normalize_phone as normalize_phone
@@ -262,9 +263,30 @@ def payer_keys(phone: str) -> tuple[str, str]:
     return phone, phone_hash(phone)
 
 
+def buyer_of(payer: str, trans_id: str) -> str:
+    """Whose hotspot user a C2B payment buys for: the payer's number or hash; a masked MSISDN
+    (``2547 ***** 126``) is many people, so such a payment is a buyer of its own (its TransID)."""
+    if PHONE.match(payer) or SHA256.match(payer):
+        return payer
+    return f"c2b:{trans_id}"
+
+
 def paid_by(payer: str, phone: str) -> bool:
-    """Whether a payment's payer (a number, or the hash Safaricom sent) is this phone."""
-    return payer in payer_keys(phone)
+    """Whether a payment's payer (a number, the hash Safaricom sent, or its mask such as
+    ``2547 ***** 126``: the digits it shows must be this phone's, at least 6 of them) is this
+    phone. A mask matches only beside a receipt (the reconnect), never to find a payment."""
+    if payer in payer_keys(phone):
+        return True
+    if "*" not in payer:
+        return False
+    parts = re.sub(r"\s", "", payer).split("*")
+    head, tail = parts[0], parts[-1]
+    if head.startswith("0"):
+        head = "254" + head[1:]
+    shown = len(head) + len(tail)
+    return (
+        shown >= 6 and head.isdigit() and tail.isdigit() and phone.startswith(head) and phone.endswith(tail)
+    )
 
 
 @dataclass(frozen=True)

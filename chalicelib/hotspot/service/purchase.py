@@ -99,10 +99,16 @@ def send_followups(sub: SubscriptionItem, version: int, expires_at: float) -> No
 
 
 def sale_of(payment: PaymentItem) -> logic.Sale:
-    """A hotspot payment (STK push or Paybill/Till) as the sale it is."""
+    """A hotspot payment (STK push or Paybill/Till) as the sale it is (a C2B payer Safaricom
+    masked buys for the payment alone: ``logic.buyer_of``)."""
     context = payment.context or {}
+    buyer = (
+        logic.buyer_of(payment.phone, payment.checkout_request_id)
+        if payment.method == "c2b"
+        else payment.phone
+    )
     return logic.Sale(
-        buyer=payment.phone,
+        buyer=buyer,
         router_id=payment.scope or "",
         package_id=payment.offer_id,
         package=payment.offer,
@@ -118,8 +124,10 @@ class HotspotOffer:
     def grant(self, tx: db.Tx, payment: PaymentItem, now: float, fresh: bool) -> offers.Granted:
         context = payment.context or {}
         known = context.get("known_user")
-        seen = None if fresh or known is None else (bool(known), context.get("current"))
-        return grant_access(tx, sale_of(payment), now, seen)
+        sale = sale_of(payment)
+        stale = fresh or known is None or sale.buyer != payment.phone  # quoted for a masked payer
+        seen = None if stale else (bool(known), context.get("current"))
+        return grant_access(tx, sale, now, seen)
 
     def followups(self, payment: PaymentItem, granted: offers.Granted | None) -> None:
         """The provisioning command of the version this payment bought, and its expiry armed."""

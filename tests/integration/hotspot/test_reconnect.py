@@ -19,7 +19,7 @@ from tests.integration.hotspot.conftest import (
     run_payment_worker,
     success_callback,
 )
-from tests.integration.hotspot.test_paybill import new_mac
+from tests.integration.hotspot.test_paybill import new_mac, pay_by_paybill, subs_of
 
 OLD_MAC = "AA:BB:CC:DD:EE:01"
 
@@ -142,3 +142,28 @@ def test_bad_input_is_a_json_4xx(api: Client, shop: dict) -> None:
     for response in bad:
         assert 400 <= response.status_code < 500, response.body
         assert set(response.json_body["error"]) >= {"code", "message"}
+
+
+def test_a_masked_payer_reconnects_with_the_receipt(api: Client, shop: dict) -> None:
+    """Given two Paybill payments whose MSISDN Safaricom masked the same way ("2547 ***** 678")
+    When the first payer reconnects with its TransID and their phone, and someone tries it with
+    a phone the mask does not show
+    Then the two payments bought two subscriptions (a mask is many people, never one user); the
+    right phone binds the first one to the device; the other phone gets 404 receipt_not_found."""
+    account = api.http.get(f"/portal/routers/{shop['router']['router_id']}/packages").json_body
+    number = account["packages"][0]["account_number"]
+    first = pay_by_paybill(api, number, 20, "2547 ***** 678")[1]["TransID"]
+    pay_by_paybill(api, number, 20, "2547 ***** 678")
+    router_commands()
+    bought = [subs.get(payments.get(t).grant_id) for t in (first,)] + subs_of(shop)
+    assert len({s.subscription_id for s in subs_of(shop)}) == 2
+    assert len({s.username for s in subs_of(shop)}) == 2
+    mac = new_mac()
+
+    wrong = reconnect(api, shop, first, "0712000679", mac)
+    right = reconnect(api, shop, first, "0712345678", mac)
+
+    assert wrong.status_code == 404 and wrong.json_body["error"]["code"] == "receipt_not_found"
+    assert right.status_code == 200 and right.json_body["subscription_id"] == bought[0].subscription_id
+    (command,) = router_commands()
+    assert command["mac"] == mac and command["version"] == 2

@@ -43,3 +43,22 @@ def test_a_payer_is_the_phone_or_safaricoms_hash_of_it() -> None:
     assert logic.phone_hash(phone) == hashed
     assert logic.paid_by(phone, phone) and logic.paid_by(hashed, phone)
     assert not logic.paid_by(phone, "254712345679") and not logic.paid_by(hashed, "254712345679")
+
+
+@pytest.mark.parametrize(
+    ("payer", "matches"),
+    [
+        ("2547 ***** 678", True),
+        ("254712***678", True),
+        ("0712***678", True),
+        ("2547 ***** 679", False),
+        ("2541 ***** 678", False),
+        ("254 ***** 78", False),  # too few digits shown to say
+        ("*****", False),
+    ],
+)
+def test_a_masked_payer_matches_the_digits_it_shows(payer: str, matches: bool) -> None:
+    """Given a payment whose MSISDN Safaricom masked
+    When compared with the phone typed beside its receipt
+    Then it matches only when the digits shown (at least 6) are that phone's."""
+    assert logic.paid_by(payer, "254712345678") is matches
