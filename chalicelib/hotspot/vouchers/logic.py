@@ -91,16 +91,19 @@ def verdict(
     *,
     status: str | None,
     used_by_mac: str | None,
-    router_ids: list[str],
+    only_router: str | None,
     valid_until: float,
     batch: str | None,
+    sold_here: bool,
     mac: str,
     router_id: str,
     now: float,
 ) -> str:
     """``redeem`` (try the write), ``replay`` (this device redeemed it already: a retried
-    request), or raise ``Refused``. ``status`` is ``None`` for no such code; ``batch`` is the
-    batch's status when known (after its condition refused), else ``None``."""
+    request), or raise ``Refused``. ``status`` is ``None`` for no such code; ``only_router`` the
+    batch's router (``None``: any router the package is sold on); ``batch`` the batch's status
+    and ``sold_here`` whether the package is sold on this router, as learnt when the write's
+    conditions refused (``None`` / ``True`` before)."""
     if status is None:
         raise Refused("voucher_not_found")
     if status == USED:
@@ -109,7 +112,7 @@ def verdict(
         raise Refused("voucher_used")
     if status == REVOKED or batch == REVOKED:
         raise Refused("voucher_revoked")
-    if router_id not in router_ids:
+    if (only_router is not None and router_id != only_router) or not sold_here:
         raise Refused("voucher_not_for_router")
     if valid_until <= now or batch == EXPIRED:
         raise Refused("voucher_expired")

@@ -22,7 +22,7 @@ from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, U
 
 from chalicelib.core import db
 from chalicelib.core.db import MudaModel
-from chalicelib.hotspot.models.items import Gsi1
+from chalicelib.hotspot.models.items import Gsi1, PackageItem, package_key
 from chalicelib.hotspot.vouchers import logic
 
 BATCHES = "VBATCHES"
@@ -50,7 +50,7 @@ class VoucherItem(MudaModel):
     # Copied from the batch (immutable there): a redemption reads one item before its write.
     package_id = UnicodeAttribute()
     package = JSONAttribute()  # the package as printed (``PackageItem.snapshot``)
-    router_ids = ListAttribute(of=UnicodeAttribute)
+    router_id = UnicodeAttribute(null=True)  # None: any router the package is sold on
     valid_until = NumberAttribute()
     status = UnicodeAttribute()  # unused | sold | used | revoked
     created_at = NumberAttribute()
@@ -69,8 +69,8 @@ class BatchItem(MudaModel):
     batch_id = UnicodeAttribute()
     package_id = UnicodeAttribute()
     package = JSONAttribute()
-    router_id = UnicodeAttribute(null=True)  # None: every router the package was sold on
-    router_ids = ListAttribute(of=UnicodeAttribute)
+    router_id = UnicodeAttribute(null=True)  # None: every router the package is sold on
+    router_ids = ListAttribute(of=UnicodeAttribute)  # where it was sold at generation (the sheet)
     count = NumberAttribute()
     label = UnicodeAttribute(null=True)
     valid_until = NumberAttribute()
@@ -154,7 +154,7 @@ def new_voucher(code: str, batch: BatchItem) -> VoucherItem:
         batch_id=batch.batch_id,
         package_id=batch.package_id,
         package=batch.package,
-        router_ids=list(batch.router_ids),
+        router_id=batch.router_id,
         valid_until=batch.valid_until,
         status=logic.UNUSED,
         created_at=batch.created_at,
@@ -202,8 +202,11 @@ def redeemable_batch(now: float) -> Any:
 
 def use(tx: db.Tx, voucher: VoucherItem, mac: str, router_id: str, subscription_id: str, now: float) -> None:
     """The code ``unused|sold → used`` by this device (label ``voucher``: refused unless it is
-    still in the status it was read in) and the batch's counts with it (label ``batch``: refused
-    once the batch is revoked or expired)."""
+    still in the status it was read in), the batch's counts with it (label ``batch``: refused
+    once the batch is revoked or expired), while its package is sold on this router (label
+    ``package``)."""
+    sold_here = PackageItem.router_ids.contains(router_id)
+    tx.check(PackageItem, *package_key(voucher.package_id), sold_here, label="package")
     actions = db.updates(
         VoucherItem,
         {

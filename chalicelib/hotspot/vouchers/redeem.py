@@ -52,15 +52,17 @@ def redeem(code: str, router_id: str, mac: str, ip: str | None, source_ip: str |
     (not found, used, revoked, expired, not for this router), ``TooManyRequests`` or ``Busy``."""
     limit(mac, source_ip)
     batch_status: str | None = None  # known once the batch's condition refused
+    sold_here = True  # until the package's condition refused
     for _ in range(ROUNDS):
         now = clock.now()
         voucher = models.get(code)
         decision = logic.verdict(
             status=voucher.status if voucher else None,
             used_by_mac=voucher.used_by_mac if voucher else None,
-            router_ids=list(voucher.router_ids) if voucher else [],
+            only_router=voucher.router_id if voucher else None,
             valid_until=float(voucher.valid_until) if voucher else 0.0,
             batch=batch_status,
+            sold_here=sold_here,
             mac=mac,
             router_id=router_id,
             now=now,
@@ -71,6 +73,7 @@ def redeem(code: str, router_id: str, mac: str, ip: str | None, source_ip: str |
         try:
             granted = _use(voucher, router_id, mac, ip, now)
         except db.Refused as refused:
+            sold_here = not refused.by("package")
             if refused.by("batch"):
                 batch = models.get_batch(voucher.batch_id)
                 if batch is None:  # codes written by a generation that died before its batch

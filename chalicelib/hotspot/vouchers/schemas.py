@@ -43,7 +43,7 @@ class BatchOut(BaseModel):
     package_name: str
     price: int
     router_id: str | None = None
-    router_ids: list[str]
+    router_ids: list[str] = Field(description="The routers it was for when generated.")
     count: int
     label: str | None = None
     expires_at: str
@@ -96,7 +96,7 @@ class VoucherOut(BaseModel):
     package_id: str
     package_name: str
     price: int
-    router_ids: list[str]
+    router_id: str | None = Field(default=None, description="None: any router the package is sold on.")
     expires_at: str
     sold_at: str | None = None
     used_at: str | None = None

@@ -148,7 +148,7 @@ def voucher_view(item: VoucherItem, batch: BatchItem | None) -> dict[str, Any]:
         "package_id": item.package_id,
         "package_name": item.package["name"],
         "price": int(item.package["price"]),
-        "router_ids": list(item.router_ids),
+        "router_id": item.router_id,
         "expires_at": iso(float(item.valid_until)),
         "sold_at": when(item.sold_at),
         "used_at": when(item.used_at),

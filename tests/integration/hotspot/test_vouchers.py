@@ -19,10 +19,12 @@ from chalicelib.core import config, secrets
 from chalicelib.core.errors import TooManyRequests
 from chalicelib.hotspot.models import subscriptions as subs
 from chalicelib.hotspot.settings import HotspotSettings, hotspot_settings
-from chalicelib.hotspot.vouchers import logic, redeem
+from chalicelib.hotspot.vouchers import logic, models, redeem
+from chalicelib.hotspot.vouchers import service as vouchers
 from chalicelib.radius import service as radius
 from chalicelib.radius.settings import radius_settings
 from tests.integration.hotspot.conftest import post, router_commands, subscriptions
+from tests.support.calls import counted
 from tests.support.ids import unique
 
 GROUPED = re.compile(r"^[23456789A-HJ-NP-Z]{5}-[23456789A-HJ-NP-Z]{5}$")
@@ -219,16 +221,46 @@ def test_an_expired_batch_is_refused(api: Client, admin: dict, shop: dict, clock
     assert after["status"] == "expired" and after["counts"]["used"] == 0
 
 
-def test_a_code_is_refused_on_a_router_its_batch_is_not_for(api: Client, admin: dict, shop: dict) -> None:
-    """Given a batch for one router, when its code is tried on another router's portal, then
-    422 voucher_not_for_router and it stays unused."""
-    batch = make_batch(api, admin, shop, count=1)
-    code = codes_of(api, admin, batch)[0]["code"]
+def test_a_code_is_redeemed_only_where_its_batch_and_package_are_sold(
+    api: Client, admin: dict, shop: dict
+) -> None:
+    """Given a batch for one router, and a batch for every router the package is sold on, the
+    package then sold on a second router too
+    When their codes are tried on other routers' portals
+    Then the first batch's code is refused off its router (422 voucher_not_for_router); the
+    second's is taken on the router added since and refused on a router the package is not sold
+    on; a refused code stays unused."""
+    router_id = shop["router"]["router_id"]
+    second = post(
+        api,
+        "/admin/routers",
+        {
+            **{k: shop["router"][k] for k in ("host", "username", "login_url")},
+            "name": "Annex",
+            "password": "p",
+        },
+        admin,
+    ).json_body["router_id"]
+    one = make_batch(api, admin, shop, count=1)
+    every = make_batch(api, admin, shop, count=2, router_id=None)
+    patched = api.http.patch(
+        f"/admin/packages/{shop['package']['package_id']}",
+        headers={**admin, "Content-Type": "application/json"},
+        body=json.dumps({"router_ids": [router_id, second]}),
+    )
+    assert patched.status_code == 200 and every["router_id"] is None
+    only_here = codes_of(api, admin, one)[0]["code"]
+    anywhere = [r["code"] for r in codes_of(api, admin, every)]
 
-    tried = redeem_at(api, code, "rtr_elsewhere", mac())
+    off_its_router = redeem_at(api, only_here, second, mac())
+    added_since = redeem_at(api, anywhere[0], second, mac())
+    not_sold_there = redeem_at(api, anywhere[1], "rtr_elsewhere", mac())
 
-    assert error(tried) == (422, "voucher_not_for_router")
-    assert get_batch(api, admin, batch)["counts"]["unused"] == 1
+    assert error(off_its_router) == (422, "voucher_not_for_router")
+    assert added_since.status_code == 201, added_since.body
+    assert error(not_sold_there) == (422, "voucher_not_for_router")
+    assert get_batch(api, admin, one)["counts"]["unused"] == 1
+    assert get_batch(api, admin, every)["counts"] == {"unused": 1, "sold": 0, "used": 1, "revoked": 0}
 
 
 def test_guessing_is_limited_per_device(api: Client, admin: dict, shop: dict) -> None:
@@ -362,3 +394,26 @@ def test_a_voucher_subscription_is_authorised_over_radius(api: Client, admin: di
     assert answer.control == {"Cleartext-Password": code}
     assert 3590 <= answer.reply["Session-Timeout"] <= 3600
     assert (other.accept, other.reason) == (False, "other_device")
+
+
+def test_what_a_batch_and_a_redemption_cost_in_aws_calls(api: Client, admin: dict, shop: dict) -> None:
+    """Given a warm process
+    When a batch of 120 codes is generated and one code is redeemed
+    Then the batch costs the package's read and 2 transactions (98 codes, then 22 with the batch
+    and its code list); the redemption 6 calls: the device's and the address's try counted, the
+    code read, one transaction (code, counts, subscription, user, pointer, expiry timer), the
+    provisioning command and the timer armed."""
+    router_id = shop["router"]["router_id"]
+    until = datetime.now(UTC) + timedelta(days=1)
+    warm = vouchers.generate(shop["package"]["package_id"], router_id, 2, until, None)
+    redeem.redeem(models.batch_with_codes(warm.batch_id)[1][0], router_id, mac(), None, "192.0.2.1")
+
+    with counted() as generating:
+        made = vouchers.generate(shop["package"]["package_id"], router_id, 120, until, None)
+    code = models.batch_with_codes(made.batch_id)[1][0]
+    with counted() as redeeming:
+        redeem.redeem(code, router_id, mac(), None, "192.0.2.1")
+
+    assert generating == {"dynamodb:GetItem": 1, "dynamodb:TransactWriteItems": 2}
+    assert sum(redeeming.values()) == 6, redeeming
+    assert redeeming["dynamodb:UpdateItem"] == 2 and redeeming["dynamodb:TransactWriteItems"] == 1

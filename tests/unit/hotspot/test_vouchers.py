@@ -34,9 +34,10 @@ def verdict(**changes: object) -> str:
     facts: dict = {
         "status": logic.UNUSED,
         "used_by_mac": None,
-        "router_ids": ["rtr_a"],
+        "only_router": "rtr_a",
         "valid_until": 2000.0,
         "batch": None,
+        "sold_here": True,
         "mac": MAC,
         "router_id": "rtr_a",
         "now": 1000.0,
@@ -56,6 +57,7 @@ def verdict(**changes: object) -> str:
         ({"valid_until": 1000.0}, "voucher_expired"),
         ({"batch": logic.EXPIRED}, "voucher_expired"),
         ({"router_id": "rtr_b"}, "voucher_not_for_router"),
+        ({"only_router": None, "sold_here": False}, "voucher_not_for_router"),
     ],
 )
 def test_a_redemption_is_refused_with_the_contracts_code(changes: dict, refusal: str) -> None:
@@ -67,7 +69,7 @@ def test_a_redemption_is_refused_with_the_contracts_code(changes: dict, refusal:
 def test_an_unused_or_sold_code_is_redeemed_and_the_same_device_replays() -> None:
     """Given a code unused or sold, then redeem; used by this very device (even expired since),
     then replay: a retried request gets its access back."""
-    assert verdict() == verdict(status=logic.SOLD) == "redeem"
+    assert verdict() == verdict(status=logic.SOLD) == verdict(only_router=None, router_id="rtr_b") == "redeem"
     assert verdict(status=logic.USED, used_by_mac=MAC, valid_until=10.0) == "replay"
 
 
