@@ -137,9 +137,13 @@ def renew(
     tx: db.Tx, sub: SubscriptionItem, sale: logic.Sale, purchase: logic.Purchase, now: float
 ) -> dict[str, Any]:
     """Extend the active subscription as read (label ``subscription``): refused if it expired,
-    was renewed or moved on since. Returns the fields written, to ``apply`` after the commit."""
+    was renewed or moved on since. A sale with no device (Paybill/Till) keeps the device the
+    access is on. Returns the fields written, to ``apply`` after the commit."""
+    bought = _bought(sale, purchase)
+    if sale.mac is None:
+        bought.pop("mac"), bought.pop("ip")
     fields = {
-        **_bought(sale, purchase),
+        **bought,
         "updated_at": now,
         "gsi2sk": expiry_index(purchase.term.expires_at, sub.subscription_id),
     }

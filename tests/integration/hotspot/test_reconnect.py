@@ -167,3 +167,33 @@ def test_a_masked_payer_reconnects_with_the_receipt(api: Client, shop: dict) -> 
     assert right.status_code == 200 and right.json_body["subscription_id"] == bought[0].subscription_id
     (command,) = router_commands()
     assert command["mac"] == mac and command["version"] == 2
+
+
+def test_a_paybill_renewal_keeps_the_device_and_moves_only_with_the_receipt(api: Client, shop: dict) -> None:
+    """Given a buyer online on OLD_MAC by STK push
+    When they renew by Paybill (no device on the payment), then claim from a new device, then
+    reconnect from it with the Paybill TransID
+    Then the renewal extends the same subscription still on OLD_MAC (command for OLD_MAC,
+    version 2); the claim is 409 already_claimed; the reconnect moves it (version 3,
+    previous_mac OLD_MAC)."""
+    phone = new_phone()
+    _, subscription_id = buy(api, shop, phone)
+    number = api.http.get(f"/portal/routers/{shop['router']['router_id']}/packages").json_body["packages"][0][
+        "account_number"
+    ]
+    trans_id = pay_by_paybill(api, number, 20, int("254" + phone[1:]))[1]["TransID"]
+    assert payments.get(trans_id).grant_id == subscription_id
+    assert [(c["mac"], c["version"]) for c in router_commands()] == [(OLD_MAC, 2)]
+    mac = new_mac()
+
+    claimed = post(
+        api,
+        "/portal/paybill/claim",
+        {"router_id": shop["router"]["router_id"], "phone_number": phone, "mac_address": mac},
+    )
+    moved = reconnect(api, shop, trans_id, phone, mac)
+
+    assert claimed.status_code == 409 and claimed.json_body["error"]["code"] == "already_claimed"
+    assert moved.status_code == 200
+    (command,) = router_commands()
+    assert (command["mac"], command["previous_mac"], command["version"]) == (mac, OLD_MAC, 3)
