@@ -144,3 +144,41 @@ def test_i_already_paid_moves_the_access_to_this_device(
     page.screenshot(path=str(ARTIFACTS / "reconnect-1-receipt.png"), full_page=True)
     page.click("#reconnect")
     ends_online(page, username, "reconnect-2-online.png")
+
+
+def test_the_portal_says_why_a_code_or_a_receipt_is_refused(
+    stack: LocalStack, shop: dict[str, Any], admin_headers: dict[str, str], phone_page: Callable[[], Any]
+) -> None:
+    """Given a voucher the admin revoked, a code nobody made, and a receipt nobody paid
+    When a buyer types them on one device
+    Then each is refused in words under its form, nothing is set up, and past five voucher tries
+    in the window the page says how long to wait and keeps Redeem off."""
+    revoked = voucher_codes(stack, admin_headers, shop["hour"]["package_id"], shop["router_id"], 1)[0]
+    answer = requests.post(
+        f"{stack.api_url}/admin/vouchers/{revoked}/revoke", headers=admin_headers, timeout=WAIT
+    )
+    assert answer.status_code == 200, answer.text
+    page = phone_page()
+    open_portal(page, stack, shop, "AA:BB:CC:00:02:31")
+    page.click("#voucher-box > summary")
+
+    def redeem(code: str) -> str:
+        page.fill("#voucher-code", code)
+        page.click("#redeem")  # hides the last answer at once; the next one shows when it comes
+        page.wait_for_selector("#voucher-error:not([hidden])")
+        return page.inner_text("#voucher-error")
+
+    assert "cancelled by the seller" in redeem(revoked.lower())
+    for _ in range(4):  # tries 2 to 5 of the window
+        assert "don't know this code" in redeem("22222-22222")
+    assert "Too many tries. Wait" in redeem("22222-22223")
+    assert page.is_disabled("#redeem")
+    page.screenshot(path=str(ARTIFACTS / "refused-1-voucher.png"), full_page=True)
+
+    page.click("#reconnect-box > summary")
+    page.fill("#receipt", "SZZ2ZZZZZZ")
+    page.fill("#reconnect-phone", "0712 000 431")
+    page.click("#reconnect")
+    page.wait_for_selector("#reconnect-error:not([hidden])")
+    assert "can't find a payment" in page.inner_text("#reconnect-error")
+    assert page.is_hidden("#step-wait") and page.is_hidden("#step-done")
