@@ -402,7 +402,7 @@ def test_what_a_batch_and_a_redemption_cost_in_aws_calls(api: Client, admin: dic
     Then the batch costs the package's read and 2 transactions (98 codes, then 22 with the batch
     and its code list); the redemption 6 calls: the device's and the address's try counted, the
     code read, one transaction (code, counts, subscription, user, pointer, expiry timer), the
-    provisioning command and the timer armed."""
+    provisioning command and the timer armed; a wrong guess 3 (the tries counted, the read)."""
     router_id = shop["router"]["router_id"]
     until = datetime.now(UTC) + timedelta(days=1)
     warm = vouchers.generate(shop["package"]["package_id"], router_id, 2, until, None)
@@ -413,7 +413,10 @@ def test_what_a_batch_and_a_redemption_cost_in_aws_calls(api: Client, admin: dic
     code = models.batch_with_codes(made.batch_id)[1][0]
     with counted() as redeeming:
         redeem.redeem(code, router_id, mac(), None, "192.0.2.1")
+    with counted() as guessing, pytest.raises(logic.Refused):
+        redeem.redeem(logic.new_code(), router_id, mac(), None, "192.0.2.1")
 
     assert generating == {"dynamodb:GetItem": 1, "dynamodb:TransactWriteItems": 2}
     assert sum(redeeming.values()) == 6, redeeming
     assert redeeming["dynamodb:UpdateItem"] == 2 and redeeming["dynamodb:TransactWriteItems"] == 1
+    assert guessing == {"dynamodb:UpdateItem": 2, "dynamodb:GetItem": 1}
