@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+from click.testing import CliRunner
 
 from chalicelib.core import config, secrets
 from chalicelib.core.errors import TooManyRequests
@@ -21,6 +22,7 @@ from chalicelib.hotspot.models import subscriptions as subs
 from chalicelib.hotspot.settings import HotspotSettings, hotspot_settings
 from chalicelib.hotspot.vouchers import logic, models, redeem
 from chalicelib.hotspot.vouchers import service as vouchers
+from chalicelib.hotspot.vouchers.cli import vouchers as vouchers_cli
 from chalicelib.radius import service as radius
 from chalicelib.radius.settings import radius_settings
 from tests.integration.hotspot.conftest import post, router_commands, subscriptions
@@ -420,3 +422,29 @@ def test_what_a_batch_and_a_redemption_cost_in_aws_calls(api: Client, admin: dic
     assert sum(redeeming.values()) == 6, redeeming
     assert redeeming["dynamodb:UpdateItem"] == 2 and redeeming["dynamodb:TransactWriteItems"] == 1
     assert guessing == {"dynamodb:UpdateItem": 2, "dynamodb:GetItem": 1}
+
+
+def test_an_operator_generates_exports_and_revokes_from_the_shell(shop: dict) -> None:
+    """Given a package on a router
+    When `muda hotspot vouchers generate`, `list`, `csv`, `sheet` and `revoke` run
+    Then a batch id is printed, listed with its counts, its 3 codes are in the CSV and on the
+    sheet, and it ends revoked; an unknown package is an error, not a traceback."""
+    runner = CliRunner()
+    args = ["--package", shop["package"]["package_id"], "--router", shop["router"]["router_id"]]
+
+    made = runner.invoke(vouchers_cli, ["generate", *args, "--count", "3", "--expires", "2099-01-01"])
+    batch_id = made.output.strip()
+    listed = runner.invoke(vouchers_cli, ["list"])
+    rows = runner.invoke(vouchers_cli, ["csv", batch_id]).output.splitlines()
+    sheet = runner.invoke(vouchers_cli, ["sheet", batch_id]).output
+    revoked = runner.invoke(vouchers_cli, ["revoke", batch_id])
+    unknown = runner.invoke(
+        vouchers_cli, ["generate", "--package", "pkg_x", "--count", "1", "--expires", "2099-01-01"]
+    )
+
+    assert made.exit_code == 0 and batch_id.startswith("vb_")
+    assert f"{batch_id}  active" in listed.output and "unused=3" in listed.output
+    codes = [row.split(",")[0] for row in rows[1:]]
+    assert len(codes) == 3 and all(GROUPED.match(c) and c in sheet for c in codes)
+    assert revoked.exit_code == 0 and "revoked=3" in revoked.output
+    assert unknown.exit_code == 1 and "package_not_available" in unknown.output
