@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from chalicelib.hotspot import service
+from chalicelib.hotspot.vouchers.cli import vouchers
 
 
 @click.group("hotspot")
@@ -28,5 +29,7 @@ def expire_cmd(dry_run: bool, verbose: bool) -> None:
     else:
         click.echo(f"expired: {expired}, already handled: {len(done) - expired}")
 
+
+hotspot.add_command(vouchers)
 
 commands: list[click.Command] = [hotspot]
