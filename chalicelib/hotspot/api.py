@@ -233,7 +233,7 @@ def portal_access(call: Call, subscription_id: str) -> AccessView:
 
 
 @api.route(
-    "/portal/paybill/claim", "POST", body=PaybillClaim, response=Claimed, roles=None, errors=(409, 429)
+    "/portal/paybill/claim", "POST", body=PaybillClaim, response=Claimed, roles=None, errors=(404, 409, 429)
 )
 def paybill_claim(call: Call) -> Claimed:
     """ "I paid by Paybill": the phone's Paybill payment for this router found and its access
@@ -255,7 +255,9 @@ def paybill_claim(call: Call) -> Claimed:
     )
 
 
-@api.route("/portal/reconnect", "POST", body=ReconnectIn, response=Reconnected, roles=None, errors=(409, 429))
+@api.route(
+    "/portal/reconnect", "POST", body=ReconnectIn, response=Reconnected, roles=None, errors=(404, 409, 429)
+)
 def portal_reconnect(call: Call) -> Reconnected:
     """ "I already paid": receipt code + paying phone → that access, on this device (moved from
     the old one)."""

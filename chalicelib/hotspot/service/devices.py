@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from chalicelib.core import clock, ratelimit
 from chalicelib.core.errors import Conflict
+from chalicelib.core.observability import logger
 from chalicelib.hotspot import logic, messages
 from chalicelib.hotspot.models import subscriptions
 from chalicelib.hotspot.models.items import RateWindow, SubscriptionItem
@@ -64,5 +65,13 @@ def bind(sub: SubscriptionItem, mac: str, ip: str | None, *, move: bool) -> Boun
             sub = found
             continue
         messages.router_command(command(sub, int(sub.provision_version), plan.previous_mac))
+        logger.info(
+            "access bound to a device",
+            extra={
+                "subscription_id": sub.subscription_id,
+                "how": plan.kind,
+                "version": int(sub.provision_version),
+            },
+        )
         return Bound(sub, plan)
     raise Conflict("This access is changing right now; try again in a moment.", code="busy")
