@@ -81,10 +81,12 @@ def claim(
     devices.limit("Paybill claims", "claim", mac, source_ip)
     recent = _recent(phone)
     payment = next((p for p in recent if _paid_here(p, router_id, package_id)), None)
-    if payment is None and hotspot_settings().paybill_kind == "till":
-        payment, settled = _claim_till(recent, router_id, package_id, mac, ip)
-        if payment is not None and settled:
-            return Claimed(payment.grant_id or "", payment.receipt, SETTING_UP)
+    if hotspot_settings().paybill_kind == "till":  # a Till payment newer than any settled one first
+        newer = [p for p in recent if payment is None or float(p.created_at) > float(payment.created_at)]
+        till, settled = _claim_till(newer, router_id, package_id, mac, ip)
+        if till is not None and settled:
+            return Claimed(till.grant_id or "", till.receipt, SETTING_UP)
+        payment = till or payment
     sub = subscriptions.get(payment.grant_id or "") if payment else None
     if payment is None or sub is None:
         raise NotFound(NOT_FOUND, code="payment_not_found")
