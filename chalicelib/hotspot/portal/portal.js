@@ -234,6 +234,13 @@
     say("claim-error", "");
   }
 
+  // One phone typed once: the STK field, "I paid" and "I already paid" start from the last one typed.
+  ["phone", "claim-phone", "reconnect-phone"].forEach(function (id, _, all) {
+    $(id).addEventListener("change", function () {
+      all.forEach(function (other) { if (!$(other).value) $(other).value = $(id).value; });
+    });
+  });
+
   submitter("claim-form", "claim", "claim-error", function () {
     if (!chosen) return null;
     var phone = phoneOf("claim-phone");
