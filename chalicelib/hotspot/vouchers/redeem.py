@@ -67,7 +67,8 @@ def redeem(code: str, router_id: str, mac: str, ip: str | None, source_ip: str |
             router_id=router_id,
             now=now,
         )
-        assert voucher is not None
+        if voucher is None:  # verdict refused it already; this says so to the type checker
+            raise logic.Refused("voucher_not_found")
         if decision == "replay":
             return _replay(voucher)
         try:
