@@ -48,6 +48,9 @@ SCALED = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "MUDA_RADIUS_REJECT_DELAY": "0",  # FreeRADIUS holds an Access-Reject this long (AWS: 1)
     "MUDA_ROUTERS_RADIUS_TIMEOUT_SECONDS": "1",  # per Disconnect-Request send (AWS: 2)
+    # Every e2e test reaches the API from 127.0.0.1: the portal's per-address limit (AWS: 60 per
+    # 10 min) would couple them; the per-device limit (5) stays, and a test proves it.
+    "MUDA_HOTSPOT_ATTEMPTS_PER_IP": "10000",
 }
 # Waits are generous: a 2-core machine shared with other suites can be slow; they only bound a
 # failure's detection, never a figure.
