@@ -38,6 +38,10 @@ class HotspotSettings(BaseSettings):
     paybill_number: str | None = Field(default=None, max_length=12)
     # How old a Paybill/Till payment "I paid" still finds by phone.
     claim_window_seconds: float = Field(default=86400, gt=0)
+    # A voucher redemption, Paybill claim or reconnect whose provisioning command the provisioner
+    # has not seen (the process died between its commit and the send) is sent again this long
+    # after the write, by the ``hotspot.provision_check`` timer written in the same transaction.
+    provision_check_seconds: float = Field(default=60, gt=0)
 
 
 def hotspot_settings() -> HotspotSettings:

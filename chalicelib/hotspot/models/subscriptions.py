@@ -3,7 +3,7 @@ pointer, renewal, expiry and the claim on the deprovision command."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chalicelib.core import clock, db, ids
@@ -156,10 +156,14 @@ def renew(
     return fields
 
 
-def rebind(sub: SubscriptionItem, mac: str, ip: str | None, now: float) -> bool:
+def rebind(
+    sub: SubscriptionItem, mac: str, ip: str | None, now: float, also: Callable[[db.Tx], None] | None = None
+) -> bool:
     """The access bound to another device (``mac``): its next provisioning version, pending,
     conditioned on what was read (still active at that expiry, same version and device), so of
-    two concurrent binds one wins. ``False`` if refused; on success ``sub`` holds the new values."""
+    two concurrent binds one wins. ``also`` adds what must be written with it (the provision
+    check's timer) to the same transaction. ``False`` if refused; on success ``sub`` holds the
+    new values."""
     version = int(sub.provision_version or 0)
     fields = {
         "mac": mac,
@@ -177,7 +181,14 @@ def rebind(sub: SubscriptionItem, mac: str, ip: str | None, now: float) -> bool:
         & (SubscriptionItem.provision_version == version)
         & device
     )
-    if not db.update_if(sub, db.updates(SubscriptionItem, fields), condition):
+
+    def write() -> None:
+        with db.transact() as tx:
+            tx.update(sub, db.updates(SubscriptionItem, fields), condition, label="subscription")
+            if also is not None:
+                also(tx)
+
+    if not db.applied(write, refused_by="subscription"):
         return False
     db.apply(sub, fields)
     return True

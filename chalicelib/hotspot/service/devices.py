@@ -3,8 +3,10 @@ paid"), and the limits on those guessable steps.
 
 Every write is conditioned on the subscription as read (``subscriptions.rebind``): two devices
 claiming one access at once → one wins, the other is answered from the winner's state. The
-provisioning command goes after the commit; should the process die in between, the same request
-again finds the access bound to that device and sends the command again (commands are upserts).
+provisioning command goes after the commit; should the process die in between, the provision
+check written in the same transaction sends it again ``provision_check_seconds`` later
+(``purchase.ProvisionCheck``), and so does the same request again from that device (commands are
+upserts).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from chalicelib.core.observability import logger
 from chalicelib.hotspot import logic, messages
 from chalicelib.hotspot.models import subscriptions
 from chalicelib.hotspot.models.items import RateWindow, SubscriptionItem
-from chalicelib.hotspot.service.purchase import command
+from chalicelib.hotspot.service.purchase import ProvisionCheck, command
 from chalicelib.hotspot.settings import hotspot_settings
 
 ENDED = "This access has ended: buy a package to get online again."
@@ -58,12 +60,17 @@ def bind(sub: SubscriptionItem, mac: str, ip: str | None, *, move: bool) -> Boun
             ) from None
         if plan.kind == "shared":
             return Bound(sub, plan)  # another device of a shared package logs in with the credentials
-        if plan.writes and not subscriptions.rebind(sub, mac, ip, now):
-            found = subscriptions.get(sub.subscription_id)  # renewed, moved or expired meanwhile
-            if found is None:
-                raise Conflict(ENDED, code="access_ended")
-            sub = found
-            continue
+        if plan.writes:
+            check = ProvisionCheck.after(
+                sub.subscription_id, int(sub.provision_version or 0) + 1, now, plan.previous_mac
+            )
+            if not subscriptions.rebind(sub, mac, ip, now, also=check.add):
+                found = subscriptions.get(sub.subscription_id)  # renewed, moved or expired meanwhile
+                if found is None:
+                    raise Conflict(ENDED, code="access_ended")
+                sub = found
+                continue
+            check.arm()  # first: a death before the send is then caught at the check's due time
         messages.router_command(command(sub, int(sub.provision_version), plan.previous_mac))
         logger.info(
             "access bound to a device",

@@ -10,10 +10,11 @@ settlement plans again from fresh reads.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.core import clock, db, timers
+from chalicelib.core.observability import logger
 from chalicelib.hotspot import logic, messages
 from chalicelib.hotspot.models import accounts, catalog, subscriptions
 from chalicelib.hotspot.models.items import SubscriptionItem
@@ -23,6 +24,7 @@ from chalicelib.payments.models.items import PaymentItem
 
 PRODUCT = "hotspot"
 EXPIRE = "hotspot.expire"
+PROVISION_CHECK = "hotspot.provision_check"
 
 
 def quote(package_id: str, router_id: str, phone: str, mac: str | None, ip: str | None) -> offers.Quote:
@@ -96,6 +98,69 @@ def send_followups(sub: SubscriptionItem, version: int, expires_at: float) -> No
     a repeat is harmless), and its expiry timer armed (unarmed, the sweeper still fires it)."""
     messages.router_command(command(sub, version))
     timers.arm(EXPIRE, sub.subscription_id, expires_at)
+
+
+@dataclass(frozen=True)
+class ProvisionCheck:
+    """The safety net of a provisioning command sent after its write commits (a voucher
+    redemption, a Paybill claim, a reconnect), where a process that dies in between would leave
+    a paid access off the router: a ``PROVISION_CHECK`` timer keyed ``<subscription_id>#<version>``,
+    written in that write's transaction (``add``) and armed after it (``arm``), that sends the
+    version's command again if the provisioner never saw it (``recheck``).
+
+    Its payload holds ``previous_mac`` alone (a move's: the subscription no longer holds it); the
+    rest of the command is rebuilt from the subscription, which nothing changes without a new
+    version, and the credentials stay off the timers table."""
+
+    subscription_id: str
+    version: int
+    due_at: float
+    previous_mac: str | None = None
+
+    @classmethod
+    def after(
+        cls, subscription_id: str, version: int, now: float, previous_mac: str | None = None
+    ) -> ProvisionCheck:
+        """Due ``provision_check_seconds`` after a write at ``now``."""
+        return cls(subscription_id, version, now + hotspot_settings().provision_check_seconds, previous_mac)
+
+    @property
+    def key(self) -> str:
+        return f"{self.subscription_id}#{self.version}"
+
+    def add(self, tx: db.Tx) -> None:
+        payload = {"previous_mac": self.previous_mac} if self.previous_mac else None
+        timers.add(tx, PROVISION_CHECK, self.key, self.due_at, payload, label="provision_check")
+
+    def arm(self) -> None:
+        timers.arm(PROVISION_CHECK, self.key, self.due_at)
+
+
+def recheck(key: str, previous_mac: str | None) -> str:
+    """A provision check come due (``<subscription_id>#<version>``): the version's command sent
+    again if the subscription is still at that version, ``pending`` and active, and the
+    provisioner recorded no try of it (every failed try writes ``provision_attempts`` and
+    ``provision_error``, a success ``provisioned``, and a new version clears them); otherwise
+    nothing. A repeat is harmless: the command is an upsert. Returns what it found."""
+    subscription_id, _, number = key.rpartition("#")
+    version = int(number)
+    sub = subscriptions.get(subscription_id)
+    if sub is None:
+        return "unknown"
+    if int(sub.provision_version or 0) != version:
+        return "superseded"
+    if sub.provision_status != "pending":
+        return str(sub.provision_status)
+    if not logic.still_active(sub.status, float(sub.expires_at_ts), clock.now()):
+        return "ended"
+    if sub.provision_attempts is not None or sub.provision_error is not None:
+        return "trying"  # the provisioner has it and retries on its own backoff
+    messages.router_command(command(sub, version, previous_mac))
+    logger.warning(
+        "provisioning command sent again: lost after its write, or the provisioner is behind",
+        extra={"subscription_id": subscription_id, "version": version, "moved": previous_mac is not None},
+    )
+    return "resent"
 
 
 def sale_of(payment: PaymentItem) -> logic.Sale:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.core import clock, db, ratelimit
+from chalicelib.core import clock, db
 from chalicelib.hotspot.logic import ACTIVE
 from chalicelib.hotspot.models import subscriptions
-from chalicelib.hotspot.models.items import RateWindow, SubscriptionItem
-from chalicelib.hotspot.service.purchase import grant_access, send_followups
-from chalicelib.hotspot.settings import hotspot_settings
+from chalicelib.hotspot.models.items import SubscriptionItem
+from chalicelib.hotspot.service import devices
+from chalicelib.hotspot.service.purchase import ProvisionCheck, grant_access, send_followups
 from chalicelib.hotspot.vouchers import logic, models
 from chalicelib.payments.offers import Granted
 
@@ -37,20 +37,10 @@ class Busy(Exception):
     """Still refused after ``ROUNDS`` reads, with the code redeemable: contention, try again."""
 
 
-def limit(mac: str, source_ip: str | None) -> None:
-    """One try counted per device and per source address; a full window raises
-    ``TooManyRequests`` (429 with Retry-After) before anything is read."""
-    s = hotspot_settings()
-    checks = [("device", f"voucher#mac#{mac}", s.attempts_per_mac)]
-    if source_ip:
-        checks.append(("network address", f"voucher#ip#{source_ip}", s.attempts_per_ip))
-    ratelimit.enforce(RateWindow, checks, s.attempts_window_seconds, clock.now(), "voucher tries")
-
-
 def redeem(code: str, router_id: str, mac: str, ip: str | None, source_ip: str | None) -> Redeemed:
     """The access a code buys for this device on this router, once. Raises ``logic.Refused``
     (not found, used, revoked, expired, not for this router), ``TooManyRequests`` or ``Busy``."""
-    limit(mac, source_ip)
+    devices.limit("voucher tries", "voucher", mac, source_ip)
     batch_status: str | None = None  # known once the batch's condition refused
     sold_here = True  # until the package's condition refused
     for _ in range(ROUNDS):
@@ -72,7 +62,7 @@ def redeem(code: str, router_id: str, mac: str, ip: str | None, source_ip: str |
         if decision == "replay":
             return _replay(voucher)
         try:
-            granted = _use(voucher, router_id, mac, ip, now)
+            granted, check = _use(voucher, router_id, mac, ip, now)
         except db.Refused as refused:
             sold_here = not refused.by("package")
             if refused.by("batch"):
@@ -82,22 +72,28 @@ def redeem(code: str, router_id: str, mac: str, ip: str | None, source_ip: str |
                 batch_status = logic.batch_status(batch.status, float(batch.valid_until), now)
             continue  # the code changed (used, sold, revoked) or the batch did: decide again
         sub = granted.handoff
+        check.arm()  # first: a death before the command's send is then caught at the check's due time
         send_followups(sub, granted.version, float(granted.fields["expires_at"]))
         return Redeemed(sub, voucher.package_id, voucher.package["name"], created=True)
     raise Busy(code)
 
 
-def _use(voucher: models.VoucherItem, router_id: str, mac: str, ip: str | None, now: float) -> Granted:
+def _use(
+    voucher: models.VoucherItem, router_id: str, mac: str, ip: str | None, now: float
+) -> tuple[Granted, ProvisionCheck]:
     """The code used, the batch's counts, the subscription, its hotspot user (the code),
-    pointer and expiry timer: one ``TransactWriteItems``. A code is used once, so its buyer
-    (``voucher:<code>``) has no user or subscription yet and the grant reads nothing."""
+    pointer, expiry timer and provision check: one ``TransactWriteItems``. A code is used once,
+    so its buyer (``voucher:<code>``) has no user or subscription yet and the grant reads
+    nothing."""
     sale = logic.sale(voucher.code, router_id, voucher.package_id, voucher.package, mac, ip)
 
-    def write() -> Granted:
+    def write() -> tuple[Granted, ProvisionCheck]:
         with db.transact() as tx:
             granted = grant_access(tx, sale, now, seen=(False, None))
+            check = ProvisionCheck.after(granted.grant_id, granted.version, now)
+            check.add(tx)
             models.use(tx, voucher, mac, router_id, granted.grant_id, now)
-        return granted
+        return granted, check
 
     return db.retry_on_conflict(write)
 
@@ -105,7 +101,8 @@ def _use(voucher: models.VoucherItem, router_id: str, mac: str, ip: str | None, 
 def _replay(voucher: models.VoucherItem) -> Redeemed:
     """The same device again: the same subscription. Its follow-ups are sent again while the
     router has not confirmed it (the provisioning command is an upsert and the timer's arming is
-    idempotent): a process that died between the commit and the send is made good here."""
+    idempotent): a process that died between the commit and the send is made good here, if the
+    provision check has not already done it."""
     sub = subscriptions.get(voucher.subscription_id or "")
     if sub is None:
         raise logic.Refused("voucher_used")

@@ -407,9 +407,10 @@ def test_what_a_batch_and_a_redemption_cost_in_aws_calls(api: Client, admin: dic
     """Given a warm process
     When a batch of 99 codes is generated and one code is redeemed
     Then the batch costs the package's read and 2 transactions (98 codes, then 1 with the batch
-    and its code list); the redemption 6 calls: the device's and the address's try counted, the
-    code read, one transaction (code, counts, subscription, user, pointer, expiry timer), the
-    provisioning command and the timer armed; a wrong guess 3 (the tries counted, the read)."""
+    and its code list); the redemption 7 calls: the device's and the address's try counted, the
+    code read, one transaction (code, counts, subscription, user, pointer, expiry timer, provision
+    check), the provisioning command, the expiry timer armed (Scheduler) and the provision check
+    armed (SQS); a wrong guess 3 (the tries counted, the read)."""
     router_id = shop["router"]["router_id"]
     until = datetime.now(UTC) + timedelta(days=1)
     warm = vouchers.generate(shop["package"]["package_id"], router_id, 2, until, None)
@@ -424,8 +425,9 @@ def test_what_a_batch_and_a_redemption_cost_in_aws_calls(api: Client, admin: dic
         redeem.redeem(logic.new_code(), router_id, mac(), None, "192.0.2.1")
 
     assert generating == {"dynamodb:GetItem": 1, "dynamodb:TransactWriteItems": 2}
-    assert sum(redeeming.values()) == 6, redeeming
+    assert sum(redeeming.values()) == 7, redeeming
     assert redeeming["dynamodb:UpdateItem"] == 2 and redeeming["dynamodb:TransactWriteItems"] == 1
+    assert redeeming["sqs:SendMessage"] == 2 and redeeming["scheduler:CreateSchedule"] == 1
     assert guessing == {"dynamodb:UpdateItem": 2, "dynamodb:GetItem": 1}
 
 
