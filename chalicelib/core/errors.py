@@ -9,6 +9,7 @@ from typing import Any
 class MudaError(Exception):
     status = 400
     code = "bad_request"
+    retry_after: int | None = None  # seconds, sent as ``Retry-After`` (429, 503)
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -64,3 +65,14 @@ class TooManyRequests(MudaError):
 
 class Unavailable(MudaError):
     status, code = 503, "unavailable"
+
+
+class Contended(Unavailable):
+    """A write still refused for contention alone after ``db.retry_on_conflict``'s tries: many
+    requests on one item at once. Nothing was written; the client tries again shortly."""
+
+    code = "contention"
+    retry_after = 1
+
+    def __init__(self) -> None:
+        super().__init__("too many changes to this at once: nothing was written, try again in a second")

@@ -35,8 +35,9 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.core import db
 from chalicelib.core.auth import Principal, authenticate
-from chalicelib.core.errors import BadRequest, MudaError, TooManyRequests, Unauthorized, Unprocessable
+from chalicelib.core.errors import BadRequest, Contended, MudaError, Unauthorized, Unprocessable
 from chalicelib.core.observability import logger
 
 JSON = "application/json"
@@ -103,7 +104,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(error: MudaError) -> Response:
     response = json_response(error.to_dict(), error.status)
-    if isinstance(error, TooManyRequests):
+    if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 
@@ -280,7 +281,9 @@ class Api:
                     return error_response(error)
                 except RecursionError:  # input nested past any parser's stack (e.g. a token's JSON)
                     return error_response(BadRequest("input nested too deeply", code="malformed_json"))
-                except Exception:
+                except Exception as error:
+                    if isinstance(error, db.Refused) and error.conflict:  # contention outlasted the retries
+                        return error_response(Contended())
                     logger.exception("unhandled error", extra={"route": f"{method} {path}"})
                     return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
 

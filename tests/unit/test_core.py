@@ -155,3 +155,33 @@ def test_queue_depth_and_tables_for_people() -> None:
     assert (depth.visible, depth.dead, depth.in_flight) == (3, 1, 0)
     assert table(["a", "bb"], [[1, 2]]).splitlines() == ["a  bb", "1  2"]
     assert count_by_kind(["x", "y", "x"]) == [("x", 2), ("y", 1)]
+
+
+def test_contention_outlasting_the_retries_is_a_503_to_try_again_not_a_500() -> None:
+    """Given a route whose write is still refused for contention alone after db's retries, when
+    it is called, then the client gets 503 ``contention`` with Retry-After (nothing was written),
+    while any other failure stays a 500 ``internal``."""
+    from chalice import Chalice
+    from chalice.test import Client
+
+    from chalicelib.core import db
+    from chalicelib.core.http import Api
+
+    api = Api("contention-test", tag="test")
+
+    @api.route("/contended", roles=None)
+    def contended(call: object) -> dict:
+        raise db.Refused({}, conflict=True)
+
+    @api.route("/refused", roles=None)
+    def refused(call: object) -> dict:
+        raise db.Refused({"item": "ConditionalCheckFailed"})
+
+    app = Chalice("contention-test")
+    app.register_blueprint(api.blueprint)
+    with Client(app) as client:
+        busy = client.http.get("/contended")
+        bug = client.http.get("/refused")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert json.loads(busy.body)["error"]["code"] == "contention"
+    assert bug.status_code == 500 and json.loads(bug.body)["error"]["code"] == "internal"
