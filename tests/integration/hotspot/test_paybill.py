@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,27 +19,7 @@ from chalicelib.hotspot.settings import hotspot_settings
 from chalicelib.payments.models import payments
 from chalicelib.payments.settings import payments_settings
 from tests.integration.hotspot.conftest import CALLBACK_TOKEN, new_phone, post, router_commands
-
-SHORTCODE = "174379"
-
-
-def c2b_body(reference: str, amount: Any, msisdn: Any, trans_id: str | None = None) -> dict[str, Any]:
-    """Safaricom's documented C2B body (validation: ``TransAmount`` a string; confirmation: a number)."""
-    return {
-        "TransactionType": "Pay Bill",
-        "TransID": trans_id or "S" + "".join(random.choices(string.ascii_uppercase + string.digits, k=9)),
-        "TransTime": "20261201063845",
-        "TransAmount": amount,
-        "BusinessShortCode": SHORTCODE,
-        "BillRefNumber": reference,
-        "InvoiceNumber": "",
-        "OrgAccountBalance": "",
-        "ThirdPartyTransID": "",
-        "MSISDN": msisdn,
-        "FirstName": "John",
-        "MiddleName": "",
-        "LastName": "Doe",
-    }
+from tests.support.daraja import SHORTCODE, c2b_body
 
 
 def pay_by_paybill(api: Client, account: str, amount: int, msisdn: Any) -> tuple[dict, dict]:

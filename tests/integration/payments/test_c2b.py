@@ -4,8 +4,6 @@ is granted once per TransID, and one nobody validated is settled or held by the 
 
 from __future__ import annotations
 
-import random
-import string
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,28 +16,8 @@ from chalicelib.payments.models import callbacks, payments
 from chalicelib.payments.service import c2b
 from tests.integration.conftest import bearer
 from tests.integration.payments.conftest import CALLBACK_TOKEN, post
+from tests.support.daraja import c2b_body
 from tests.support.ids import unique
-
-SHORTCODE = "174379"
-
-
-def body(reference: str, amount: Any, trans_id: str | None = None) -> dict[str, Any]:
-    """Safaricom's documented C2B body (validation and confirmation alike)."""
-    return {
-        "TransactionType": "Pay Bill",
-        "TransID": trans_id or "S" + "".join(random.choices(string.ascii_uppercase + string.digits, k=9)),
-        "TransTime": "20261201063845",
-        "TransAmount": amount,
-        "BusinessShortCode": SHORTCODE,
-        "BillRefNumber": reference,
-        "InvoiceNumber": "",
-        "OrgAccountBalance": "",
-        "ThirdPartyTransID": "",
-        "MSISDN": 254708374149,
-        "FirstName": "John",
-        "MiddleName": "",
-        "LastName": "Doe",
-    }
 
 
 def validate(api: Client, payload: dict[str, Any], token: str = CALLBACK_TOKEN) -> Any:
@@ -72,10 +50,10 @@ def test_validation_accepts_a_known_account_and_refuses_the_rest(api: Client, pa
     patient_id, me = patient
     started = time.time()
     answers = [
-        validate(api, body(patient_id, "100.00")).json_body,
-        validate(api, body(unique("nobody"), "100.00")).json_body,
-        validate(api, body(patient_id, "75")).json_body,
-        validate(api, {**body(patient_id, "100"), "BusinessShortCode": "600000"}).json_body,
+        validate(api, c2b_body(patient_id, "100.00")).json_body,
+        validate(api, c2b_body(unique("nobody"), "100.00")).json_body,
+        validate(api, c2b_body(patient_id, "75")).json_body,
+        validate(api, {**c2b_body(patient_id, "100"), "BusinessShortCode": "600000"}).json_body,
     ]
     assert [a["ResultCode"] for a in answers] == ["0", "C2B00012", "C2B00013", "C2B00015"]
     assert text_credits(api, me) == 0
@@ -92,7 +70,7 @@ def test_twenty_duplicate_confirmations_grant_once(api: Client, patient: Any) ->
     Then every copy is acknowledged, the patient has 3 text credits once, and the payment is paid
     with its TransID as the receipt."""
     patient_id, me = patient
-    payload = body(patient_id, 150.0)
+    payload = c2b_body(patient_id, 150.0)
     assert validate(api, {**payload, "TransAmount": "150.00"}).json_body["ResultCode"] == "0"
 
     answers = [confirm(api, payload) for _ in range(20)]
@@ -117,7 +95,11 @@ def test_a_confirmation_nobody_validated_is_settled_if_it_matches_else_held(
     Then the first is granted (1 text credit); the other two are held for the operator with the
     reason, nothing granted, and the operator's list shows them."""
     patient_id, me = patient
-    good, unknown, wrong = body(patient_id, "50"), body(unique("nobody"), "50"), body(patient_id, "30")
+    good, unknown, wrong = (
+        c2b_body(patient_id, "50"),
+        c2b_body(unique("nobody"), "50"),
+        c2b_body(patient_id, "30"),
+    )
     for payload in (good, unknown, wrong) * 2:
         assert confirm(api, payload).json_body == {"ResultCode": 0, "ResultDesc": "Accepted"}
 
@@ -137,7 +119,7 @@ def test_forged_and_malformed_c2b_bodies_change_nothing(api: Client, patient: An
     Then 404, 400, and validation's documented rejection (C2B00016); nothing is stored but the
     refusals."""
     patient_id, me = patient
-    forged = body(patient_id, "50")
+    forged = c2b_body(patient_id, "50")
     assert confirm(api, forged, token="wrong-token").status_code == 404
     assert confirm(api, {"TransID": "X1"}).status_code == 400
     assert api.http.post(

@@ -16,7 +16,7 @@ from chalicelib.payments.models import payments
 from chalicelib.payments.models.items import PaymentItem
 from chalicelib.payments.service import settlement
 from tests.integration.payments.conftest import CALLBACK_TOKEN, post
-from tests.integration.payments.test_c2b import body
+from tests.support.daraja import c2b_body
 from tests.support.ids import unique
 
 
@@ -70,8 +70,8 @@ def test_a_payment_claimed_later_is_held_then_settled_once_for_the_claim(
     (its TransID the receipt, the claim's offer recorded) and grants and follows up once."""
     reference = unique("LATER")
     hashed = hashlib.sha256(b"254712345678").hexdigest().upper()
-    payload = {**body(reference, "40.00"), "MSISDN": hashed}
-    wrong = {**body(reference, "45.00"), "MSISDN": hashed}
+    payload = {**c2b_body(reference, "40.00"), "MSISDN": hashed}
+    wrong = {**c2b_body(reference, "45.00"), "MSISDN": hashed}
     answers = [
         post(api, f"/mpesa/c2b/validation/{CALLBACK_TOKEN}", p).json_body["ResultCode"]
         for p in (payload, wrong)
