@@ -36,9 +36,11 @@ def find_payments(
         used = db.get_or_none(pay_items.ReceiptItem, *pay_items.receipt_key(receipt.strip().upper()))
         payment = payments.get(used.checkout_request_id) if used else None
         found += [payment] if payment else []
-    elif phone:
-        index = pay_items.phone_index(logic.normalize_phone(phone))
-        found += list(pay_items.PaymentItem.gsi2.query(index, scan_index_forward=False, limit=MAX_PAYMENTS))
+    elif phone:  # the number, or the SHA-256 some shortcodes' C2B callbacks carry instead
+        for payer in logic.payer_keys(logic.normalize_phone(phone)):
+            index = pay_items.phone_index(payer)
+            found += pay_items.PaymentItem.gsi2.query(index, scan_index_forward=False, limit=MAX_PAYMENTS)
+        found.sort(key=lambda p: float(p.created_at), reverse=True)
     return [payment_view(p) for p in found[:MAX_PAYMENTS]]
 
 

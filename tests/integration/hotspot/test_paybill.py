@@ -124,10 +124,11 @@ def test_a_paybill_payment_then_a_claim_logs_the_device_in(api: Client, shop: di
     assert router_commands() == [] and subs.get(sub.subscription_id).mac == mac
 
 
-def test_a_hashed_msisdn_is_found_by_the_phone_typed(api: Client, shop: dict) -> None:
+def test_a_hashed_msisdn_is_found_by_the_phone_typed(api: Client, shop: dict, admin: dict) -> None:
     """Given a Paybill payment whose confirmation carries Safaricom's SHA-256 hash of the MSISDN
-    When the buyer claims with their phone number (07… form)
-    Then the claim finds it by hashing the number and binds the device."""
+    When the buyer claims with their phone number (07… form), and the operator looks the phone up
+    Then the claim finds it by hashing the number and binds the device, and the console's
+    look-up by phone lists it."""
     number, _ = account_of(api, shop)
     phone = new_phone()
     hashed = hashlib.sha256(logic.normalize_phone(phone).encode()).hexdigest()
@@ -135,6 +136,8 @@ def test_a_hashed_msisdn_is_found_by_the_phone_typed(api: Client, shop: dict) ->
     router_commands()
     response = claim(api, shop, phone, new_mac())
     assert response.status_code == 200 and response.json_body["receipt"] == confirmed["TransID"]
+    looked_up = api.http.get(f"/admin/lookup/payments?phone={phone}", headers=admin).json_body
+    assert [p["receipt"] for p in looked_up["payments"]] == [confirmed["TransID"]]
 
 
 def test_a_claim_with_no_payment_is_404_then_rate_limited(api: Client, shop: dict) -> None:
