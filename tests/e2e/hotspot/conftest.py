@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import librouteros
@@ -18,6 +18,7 @@ from librouteros.query import Key
 from chalicelib.core.auth import dev_token
 from infra.local.payments import daraja_config
 from infra.local.stack import LocalStack
+from tests.e2e.conftest import ARTIFACTS as E2E_ARTIFACTS
 from tests.e2e.conftest import WAIT
 from tests.support.polling import eventually
 
@@ -198,3 +199,38 @@ def c2b_pay(
     report = paid.json()
     assert report["confirmation"] and "error" not in report["confirmation"], report
     return report
+
+
+# --- the portal in the browser (one Chromium for the tier: tests/e2e/conftest.py) ---------------
+
+ARTIFACTS = E2E_ARTIFACTS / "hotspot"  # screenshots of the portal tests
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def phone_in(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Phone-sized pages (390 x 844, touch), each its own device, in the browser's default locale
+    or the one given; closed after the test."""
+    contexts: list[Any] = []
+
+    def new_page(locale: str | None = None) -> Any:
+        options: dict[str, Any] = {
+            "viewport": {"width": 390, "height": 844},
+            "is_mobile": True,
+            "has_touch": True,
+        }
+        context = browser.new_context(**options, **({"locale": locale} if locale else {}))
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        return page
+
+    yield new_page
+    for context in contexts:
+        context.close()
+
+
+def open_portal(page: Any, stack: LocalStack, shop: dict[str, Any], mac: str) -> None:
+    """The portal as the router's login page sends a device to it, its packages loaded."""
+    page.goto(f"{stack.api_url}/portal?router={shop['router_id']}&mac={mac}&ip=10.5.50.23")
+    page.get_by_role("button", name="1 hour").wait_for()

@@ -6,32 +6,25 @@ Screenshots of each step are kept under ``.cache/test-artifacts/hotspot/``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from infra.local.stack import LocalStack
-from tests.e2e.conftest import ARTIFACTS as E2E_ARTIFACTS
+from tests.e2e.hotspot.conftest import ARTIFACTS, open_portal
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = E2E_ARTIFACTS / "hotspot"
-ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
 
 @pytest.fixture
-def phone_page(browser: Any) -> Iterator[Any]:
+def phone_page(phone_in: Callable[..., Any]) -> Any:
     """A phone-sized page (390 x 844, touch)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+    return phone_in()
 
 
-def open_portal(page: Any, stack: LocalStack, shop: dict[str, Any], mac: str) -> None:
-    page.goto(f"{stack.api_url}/portal?router={shop['router_id']}&mac={mac}&ip=10.5.50.23")
+def choose_an_hour(page: Any, stack: LocalStack, shop: dict[str, Any], mac: str) -> None:
+    open_portal(page, stack, shop, mac)
     page.get_by_role("button", name="1 hour").click()
 
 
@@ -42,7 +35,7 @@ def test_a_purchase_in_the_browser_logs_the_buyer_in(
     When the buyer picks "1 hour", types a number and taps Pay, and the simulated phone pays
     Then the page shows the wait, then the credentials, and auto-logs in at the router's login page."""
     page = phone_page
-    open_portal(page, stack, shop, "AA:BB:CC:00:01:01")
+    choose_an_hour(page, stack, shop, "AA:BB:CC:00:01:01")
     page.screenshot(path=str(ARTIFACTS / "1-packages.png"), full_page=True)
     page.fill("#phone", "0712 000 301")
     page.click("#pay")
@@ -70,7 +63,7 @@ def test_the_portal_says_setting_up_until_the_router_has_the_user(
 
     control = SimulatorControl(stack.env["MUDA_LOCAL_ROUTER_CONTROL_URL"])
     page = phone_page
-    open_portal(page, stack, shop, "AA:BB:CC:00:01:02")
+    choose_an_hour(page, stack, shop, "AA:BB:CC:00:01:02")
     control.faults(down=True)
     try:
         page.fill("#phone", "0712 000 302")

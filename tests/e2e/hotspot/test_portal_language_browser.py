@@ -4,42 +4,15 @@ with EN | SW and remembered on the device. Screenshots under ``.cache/test-artif
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from infra.local.stack import LocalStack
-from tests.e2e.conftest import ARTIFACTS as E2E_ARTIFACTS
+from tests.e2e.hotspot.conftest import ARTIFACTS, open_portal
 
 pytestmark = pytest.mark.e2e
-
-ARTIFACTS = E2E_ARTIFACTS / "hotspot"
-ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-
-@pytest.fixture
-def phone_in(browser: Any) -> Iterator[Callable[[str], Any]]:
-    """Phone-sized pages (390 x 844, touch) in a browser set to a locale; closed after the test."""
-    contexts: list[Any] = []
-
-    def new_page(locale: str) -> Any:
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale=locale
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        return page
-
-    yield new_page
-    for context in contexts:
-        context.close()
-
-
-def open_portal(page: Any, stack: LocalStack, shop: dict[str, Any], mac: str) -> None:
-    page.goto(f"{stack.api_url}/portal?router={shop['router_id']}&mac={mac}&ip=10.5.50.23")
-    page.get_by_role("button", name="1 hour").wait_for()  # the packages are loaded
 
 
 def test_a_swahili_phone_gets_the_portal_in_swahili_and_can_switch_to_english(

@@ -6,44 +6,19 @@ credentials, and the auto-login form posted to the router's login page (the simu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
 from infra.local.stack import LocalStack
-from tests.e2e.conftest import ARTIFACTS as E2E_ARTIFACTS
 from tests.e2e.conftest import WAIT
-from tests.e2e.hotspot.conftest import c2b_pay, voucher_codes
+from tests.e2e.hotspot.conftest import ARTIFACTS, c2b_pay, open_portal, voucher_codes
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = E2E_ARTIFACTS / "hotspot"
-ARTIFACTS.mkdir(parents=True, exist_ok=True)
 ONLINE_MS = 60_000  # paid → provisioned → auto-login: generous on a loaded 2-core machine
-
-
-@pytest.fixture
-def phone_page(browser: Any) -> Iterator[Callable[[], Any]]:
-    """Phone-sized pages (390 x 844, touch), each its own device; closed after the test."""
-    contexts: list[Any] = []
-
-    def new_page() -> Any:
-        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        return page
-
-    yield new_page
-    for context in contexts:
-        context.close()
-
-
-def open_portal(page: Any, stack: LocalStack, shop: dict[str, Any], mac: str) -> None:
-    page.goto(f"{stack.api_url}/portal?router={shop['router_id']}&mac={mac}&ip=10.5.50.23")
-    page.get_by_role("button", name="1 hour").wait_for()  # the packages are loaded
 
 
 def ends_online(page: Any, username: str | None, shot: str) -> str:
@@ -60,14 +35,14 @@ def ends_online(page: Any, username: str | None, shot: str) -> str:
 
 
 def test_a_voucher_typed_in_the_portal_logs_the_buyer_in(
-    stack: LocalStack, shop: dict[str, Any], admin_headers: dict[str, str], phone_page: Callable[[], Any]
+    stack: LocalStack, shop: dict[str, Any], admin_headers: dict[str, str], phone_in: Callable[..., Any]
 ) -> None:
     """Given a batch of vouchers for "1 hour" made by the admin
     When a buyer types a code in lower case with a space and taps Redeem
     Then the field shows it grouped, and the page ends logged in with the code as the username;
     the same code typed on another device is refused as used."""
     code = voucher_codes(stack, admin_headers, shop["hour"]["package_id"], shop["router_id"], 2)[0]
-    page = phone_page()
+    page = phone_in()
     open_portal(page, stack, shop, "AA:BB:CC:00:02:01")
     page.click("#voucher-box > summary")
     page.fill("#voucher-code", f"{code[:5].lower()} {code[5:].lower()}")
@@ -77,7 +52,7 @@ def test_a_voucher_typed_in_the_portal_logs_the_buyer_in(
     page.click("#redeem")
     ends_online(page, code, "voucher-2-online.png")
 
-    other = phone_page()
+    other = phone_in()
     open_portal(other, stack, shop, "AA:BB:CC:00:02:02")
     other.click("#voucher-box > summary")
     other.fill("#voucher-code", code)
@@ -88,13 +63,13 @@ def test_a_voucher_typed_in_the_portal_logs_the_buyer_in(
 
 
 def test_paybill_then_i_paid_logs_the_buyer_in(
-    stack: LocalStack, shop: dict[str, Any], phone_page: Callable[[], Any]
+    stack: LocalStack, shop: dict[str, Any], phone_in: Callable[..., Any]
 ) -> None:
     """Given the portal with "1 hour" chosen and its Paybill instructions opened
     When the buyer taps "I paid" before paying, then pays from the M-Pesa menu with the business
     number, account number and amount the page shows, and taps "I paid" again
     Then the first tap says M-Pesa can take a minute, and the second ends logged in."""
-    page = phone_page()
+    page = phone_in()
     open_portal(page, stack, shop, "AA:BB:CC:00:02:11")
     page.get_by_role("button", name="1 hour").click()
     page.click("#paybill-box > summary")
@@ -113,7 +88,7 @@ def test_paybill_then_i_paid_logs_the_buyer_in(
 
 
 def test_i_already_paid_moves_the_access_to_this_device(
-    stack: LocalStack, shop: dict[str, Any], phone_page: Callable[[], Any]
+    stack: LocalStack, shop: dict[str, Any], phone_in: Callable[..., Any]
 ) -> None:
     """Given a buyer who paid "1 hour" by Paybill and claimed it on one device
     When, on a new device, they type the receipt code from the SMS and their phone under "I already paid"
@@ -136,7 +111,7 @@ def test_i_already_paid_moves_the_access_to_this_device(
     assert claimed.status_code == 200, claimed.text
     username = requests.get(f"{stack.api_url}{claimed.json()['status_url']}", timeout=WAIT).json()["username"]
 
-    page = phone_page()
+    page = phone_in()
     open_portal(page, stack, shop, "AA:BB:CC:00:02:22")
     page.click("#reconnect-box > summary")
     page.fill("#receipt", receipt.lower())
@@ -147,7 +122,7 @@ def test_i_already_paid_moves_the_access_to_this_device(
 
 
 def test_the_portal_says_why_a_code_or_a_receipt_is_refused(
-    stack: LocalStack, shop: dict[str, Any], admin_headers: dict[str, str], phone_page: Callable[[], Any]
+    stack: LocalStack, shop: dict[str, Any], admin_headers: dict[str, str], phone_in: Callable[..., Any]
 ) -> None:
     """Given a voucher the admin revoked, a code nobody made, and a receipt nobody paid
     When a buyer types them on one device
@@ -158,7 +133,7 @@ def test_the_portal_says_why_a_code_or_a_receipt_is_refused(
         f"{stack.api_url}/admin/vouchers/{revoked}/revoke", headers=admin_headers, timeout=WAIT
     )
     assert answer.status_code == 200, answer.text
-    page = phone_page()
+    page = phone_in()
     open_portal(page, stack, shop, "AA:BB:CC:00:02:31")
     page.click("#voucher-box > summary")
 
