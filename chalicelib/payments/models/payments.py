@@ -147,10 +147,17 @@ def fail(
 
 
 def pay(
-    tx: db.Tx, payment: PaymentItem, settlement: logic.Settlement, granted: Granted, now: float
+    tx: db.Tx,
+    payment: PaymentItem,
+    settlement: logic.Settlement,
+    granted: Granted,
+    now: float,
+    claimed: bool = False,
 ) -> dict[str, Any]:
     """settleable → paid (label ``payment``) with what the grant gave, the follow-ups claimed by
-    this writer. Returns the fields written, to ``apply`` once the transaction commits."""
+    this writer. ``claimed``: a held C2B payment paid for what its payer claimed (the offer the
+    caller put on ``payment``), refused unless still held, for this product and amount. Returns
+    the fields written, to ``apply`` once the transaction commits."""
     fields = {
         "status": logic.PAID,
         "grant_id": granted.grant_id,
@@ -162,33 +169,16 @@ def pay(
         "message": None,
         **_settled(settlement, now),
     }
-    tx.update(payment, db.updates(PaymentItem, fields), _settleable(), label="payment")
-    return fields
-
-
-def pay_held(
-    tx: db.Tx, payment: PaymentItem, settlement: logic.Settlement, granted: Granted, now: float
-) -> dict[str, Any]:
-    """held → paid (label ``payment``) for what its payer claimed (the offer the caller put on
-    ``payment``: ``offer_id``, ``offer``, ``scope``, ``context``), the follow-ups claimed by this
-    writer. Refused unless still held, for this product and amount."""
-    fields = {
-        "offer_id": payment.offer_id,
-        "offer": payment.offer,
-        "scope": payment.scope,
-        "context": payment.context,
-        "status": logic.PAID,
-        "grant_id": granted.grant_id,
-        "grant_version": granted.version,
-        "grant": granted.fields or None,
-        "followup_claimed_at": now,
-        **_settled(settlement, now),
-    }
-    condition = (
-        (PaymentItem.status == logic.HELD)
-        & (PaymentItem.product == payment.product)
-        & (PaymentItem.amount == payment.amount)
-    )
+    condition = _settleable()
+    if claimed:
+        fields.update(
+            offer_id=payment.offer_id, offer=payment.offer, scope=payment.scope, context=payment.context
+        )
+        condition = (
+            (PaymentItem.status == logic.HELD)
+            & (PaymentItem.product == payment.product)
+            & (PaymentItem.amount == payment.amount)
+        )
     tx.update(payment, db.updates(PaymentItem, fields), condition, label="payment")
     return fields
 

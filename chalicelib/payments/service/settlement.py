@@ -159,15 +159,15 @@ def _fail(
 def _grant(
     payment: PaymentItem, settlement: logic.Settlement, fresh: bool, held: bool = False
 ) -> offers.Granted:
-    """pending → paid (``held`` → paid: ``payments.pay_held``), the receipt used once, and the
-    product's grant, in one transaction."""
+    """pending → paid (``held`` → paid: ``payments.pay(claimed=True)``), the receipt used once,
+    and the product's grant, in one transaction."""
     now = clock.now()
     offer = offers.of(payment.product)
     paid: dict[str, Any] = {}
     try:
         with db.transact() as tx:
             granted = offer.grant(tx, payment, now, fresh)
-            paid = (payments.pay_held if held else payments.pay)(tx, payment, settlement, granted, now)
+            paid = payments.pay(tx, payment, settlement, granted, now, claimed=held)
             if settlement.receipt:
                 receipts.use(tx, settlement.receipt, payment.checkout_request_id, now)
     except db.Refused as refused:
