@@ -3,7 +3,6 @@ commands and what the buyer is shown (a payment's rules are ``chalicelib.payment
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import string
@@ -14,6 +13,7 @@ from typing import Any
 # The payment rules the hotspot shows its buyers, under the names its callers use.
 from chalicelib.payments.logic import CANCELLED as CANCELLED
 from chalicelib.payments.logic import FAILED as FAILED
+from chalicelib.payments.logic import HASHED_MSISDN as HASHED_MSISDN
 from chalicelib.payments.logic import HELD as HELD
 from chalicelib.payments.logic import PAID as PAID
 from chalicelib.payments.logic import PENDING as PENDING
@@ -21,6 +21,8 @@ from chalicelib.payments.logic import PHONE as PHONE
 from chalicelib.payments.logic import InvalidInput as InvalidInput
 from chalicelib.payments.logic import mask_phone as mask_phone
 from chalicelib.payments.logic import normalize_phone as normalize_phone
+from chalicelib.payments.logic import payer_keys as payer_keys
+from chalicelib.payments.logic import phone_hash as phone_hash
 
 MAC = re.compile(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$")
 RATE_LIMIT = re.compile(r"^\d+[kKmMgG]?/\d+[kKmMgG]?$")
@@ -231,7 +233,6 @@ ACCOUNT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 ACCOUNT_LENGTH = 6  # 32^6 ≈ 10^9 numbers: a random one is free at the first try
 ACCOUNT = re.compile(rf"^[{ACCOUNT_ALPHABET}]{{{ACCOUNT_LENGTH}}}$")
 RECEIPT = re.compile(r"^[A-Z0-9]{8,20}$")
-SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def new_account_number() -> str:
@@ -253,20 +254,10 @@ def normalize_receipt(raw: str) -> str:
     return text
 
 
-def phone_hash(phone: str) -> str:
-    """Safaricom's hashed MSISDN on some shortcodes' C2B callbacks: SHA-256 (hex) of 2547XXXXXXXX."""
-    return hashlib.sha256(phone.encode()).hexdigest()
-
-
-def payer_keys(phone: str) -> tuple[str, str]:
-    """What a payment of this (normalized) phone may carry as its payer: the number, or its hash."""
-    return phone, phone_hash(phone)
-
-
 def buyer_of(payer: str, trans_id: str) -> str:
     """Whose hotspot user a C2B payment buys for: the payer's number or hash; a masked MSISDN
     (``2547 ***** 126``) is many people, so such a payment is a buyer of its own (its TransID)."""
-    if PHONE.match(payer) or SHA256.match(payer):
+    if PHONE.match(payer) or HASHED_MSISDN.match(payer):
         return payer
     return f"c2b:{trans_id}"
 

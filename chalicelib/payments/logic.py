@@ -3,6 +3,7 @@ payments a result may still settle, and when a pending push is queried."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +33,20 @@ REASONS = {
 
 class InvalidInput(ValueError):
     """A value a client sent that we cannot use (the API renders it as 422)."""
+
+
+# Safaricom's hashed MSISDN on some shortcodes' C2B callbacks: SHA-256 (hex) of 2547XXXXXXXX.
+HASHED_MSISDN = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def phone_hash(phone: str) -> str:
+    """The hash a C2B callback carries instead of this (normalized) phone on such shortcodes."""
+    return hashlib.sha256(phone.encode()).hexdigest()
+
+
+def payer_keys(phone: str) -> tuple[str, str]:
+    """What a payment of this (normalized) phone may carry as its payer: the number, or its hash."""
+    return phone, phone_hash(phone)
 
 
 def normalize_phone(raw: str) -> str:

@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +35,6 @@ from chalicelib.payments.settings import payments_settings
 
 HELD = logic.HELD
 AWAITING_CLAIM = "awaiting_claim"
-SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 UNMATCHED = "unmatched"  # the product of a held payment: no offer's
 
 
@@ -181,7 +179,7 @@ def _phone(msisdn: str) -> str:
         return logic.normalize_phone(msisdn)
     except logic.InvalidInput:
         text = msisdn.strip()
-        if SHA256.match(text):
+        if logic.HASHED_MSISDN.match(text):
             return text.lower()
         return text[:20] or "unknown"
 
